@@ -1,0 +1,27 @@
+# The platform's commands. `make run` and `make test` are the two the README promises.
+STATE ?= $(CURDIR)/.state
+PY := $(STATE)/venv/bin/python
+CTL := $(PY) -m embedded.platformctl
+
+.PHONY: run test install stop status clean distclean benchmark
+
+run: install ## install what is missing, start every service, return when all are healthy
+	@$(CTL) start
+
+test: run ## the whole test suite against the running platform
+	@$(PY) -m pytest
+
+install: ## install what is missing (apt, pip, maven, go); no-op when current
+	@bash embedded/install.sh
+
+stop: ## stop every service; no process of ours is left running
+	@if [ -x "$(PY)" ]; then $(CTL) stop; fi
+
+status: ## health of each service
+	@$(CTL) status
+
+clean: ## stop, then wipe service state (data, logs); installed artifacts are kept
+	@if [ -x "$(PY)" ]; then $(CTL) clean; fi
+
+distclean: stop ## remove the whole state folder, installs included
+	rm -rf $(STATE)

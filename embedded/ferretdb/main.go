@@ -1,0 +1,57 @@
+// Command ferretdb-launcher runs FerretDB (a MongoDB-wire-compatible database on SQLite)
+// through its embeddable package, bound to one address, with its data in one folder.
+//
+//	go build -o ferretdb-launcher . && ./ferretdb-launcher -listen 127.0.0.1:27017 -data /abs/dir
+//
+// Importing the package instead of building cmd/ferretdb avoids the version.txt panic of
+// module builds and keeps telemetry off.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
+	data := flag.String("data", "", "directory of the SQLite database files (required)")
+	flag.Parse()
+
+	if *data == "" {
+		log.Fatal("-data is required")
+	}
+	dir, err := filepath.Abs(*data)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		log.Fatal(err)
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+	})
+	if err != nil {
+		log.Fatalf("cannot start FerretDB on %s: %s", *listen, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	logger.Info("FerretDB listening", "addr", *listen, "data", dir)
+	if err := f.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}

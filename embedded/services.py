@@ -1,0 +1,307 @@
+"""The services of the embedded platform: how each one starts, which ports it owns, and how
+its health is checked. platformctl turns this list into a supervisord configuration.
+"""
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable
+
+from embedded.settings import REPO, Settings
+
+HADOOP_OPENS = [
+    "-XX:+IgnoreUnrecognizedVMOptions",
+    *(
+        f"--add-opens=java.base/{pkg}=ALL-UNNAMED"
+        for pkg in (
+            "java.io", "java.lang", "java.lang.reflect", "java.math", "java.net", "java.text",
+            "java.util", "java.util.concurrent", "java.util.zip", "sun.security.util",
+            "sun.security.x509",
+        )
+    ),
+]
+
+CASSANDRA_JVM17 = """
+-XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
+-XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70
+-Djdk.attach.allowAttachSelf=true
+--add-exports java.base/jdk.internal.misc=ALL-UNNAMED
+--add-exports java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED
+--add-exports java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports java.rmi/sun.rmi.server=ALL-UNNAMED
+--add-exports java.sql/java.sql=ALL-UNNAMED --add-exports java.base/java.lang.ref=ALL-UNNAMED
+--add-exports jdk.unsupported/sun.misc=ALL-UNNAMED
+--add-exports jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED
+--add-exports jdk.attach/sun.tools.attach=ALL-UNNAMED
+--add-opens java.base/java.lang.module=ALL-UNNAMED --add-opens java.base/jdk.internal.loader=ALL-UNNAMED
+--add-opens java.base/jdk.internal.ref=ALL-UNNAMED --add-opens java.base/jdk.internal.reflect=ALL-UNNAMED
+--add-opens java.base/jdk.internal.math=ALL-UNNAMED --add-opens java.base/jdk.internal.module=ALL-UNNAMED
+--add-opens java.base/jdk.internal.util.jar=ALL-UNNAMED
+--add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+--add-opens java.base/sun.nio.ch=ALL-UNNAMED --add-opens java.base/java.io=ALL-UNNAMED
+--add-opens java.base/java.lang.reflect=ALL-UNNAMED --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED
+--add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED
+-Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true
+-Dio.netty.allocator.maxOrder=11
+-ea -da:net.openhft... -Xss256k -XX:+UseThreadPriorities -XX:+PerfDisableSharedMem
+-Djava.net.preferIPv4Stack=true
+""".split()
+
+
+class Unhealthy(Exception):
+    """A health check did not pass; the message says what was seen."""
+
+
+@dataclass
+class Service:
+    """One supervised process and the check that says it is ready."""
+
+    name: str
+    command: list[str]
+    ports: dict[str, int]
+    check: Callable[[], None]
+    url: str = ""
+    timeout: int = 180
+    priority: int = 100
+    directory: str | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+# --- health checks: each raises Unhealthy with what it saw ---------------------------------
+
+def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
+def http_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> object:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise Unhealthy(f"{url}: {exc}") from exc
+    try:
+        return json.loads(body)
+    except ValueError:
+        return body.decode(errors="replace")
+
+
+def check_kafka(port: int) -> Callable[[], None]:
+    def check() -> None:
+        from confluent_kafka.admin import AdminClient
+
+        # log_level 0: a refused connection while the broker boots is expected, not news.
+        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}", "socket.timeout.ms": 3000, "log_level": 0})
+        try:
+            metadata = admin.list_topics(timeout=3)
+        except Exception as exc:  # KafkaException carries the broker's reason
+            raise Unhealthy(f"kafka metadata: {exc}") from exc
+        if not metadata.brokers:
+            raise Unhealthy("kafka answered without a broker")
+    return check
+
+
+def check_namenode(port: int) -> Callable[[], None]:
+    def check() -> None:
+        beans = http_json(
+            f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
+        )
+        state = beans["beans"][0] if isinstance(beans, dict) and beans.get("beans") else {}
+        if state.get("NumLiveDataNodes", 0) < 1:
+            raise Unhealthy("namenode up, no live datanode yet")
+        safemode = http_json(f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")
+        if safemode["beans"][0].get("Safemode"):
+            raise Unhealthy("namenode in safe mode")
+    return check
+
+
+def check_datanode(port: int) -> Callable[[], None]:
+    def check() -> None:
+        http_json(f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo")
+    return check
+
+
+def check_cassandra(port: int) -> Callable[[], None]:
+    def check() -> None:
+        if not tcp_open(port):
+            raise Unhealthy(f"CQL port {port} not open yet")
+        from cassandra.cluster import Cluster
+
+        cluster = Cluster(["127.0.0.1"], port=port, connect_timeout=5)
+        try:
+            session = cluster.connect()
+            session.execute("SELECT release_version FROM system.local").one()
+        except Exception as exc:
+            raise Unhealthy(f"cassandra query: {exc}") from exc
+        finally:
+            cluster.shutdown()
+    return check
+
+
+def check_mongo(port: int) -> Callable[[], None]:
+    def check() -> None:
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        client = MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=2000)
+        try:
+            client.admin.command("ping")
+        except PyMongoError as exc:
+            raise Unhealthy(f"mongo ping: {exc}") from exc
+        finally:
+            client.close()
+    return check
+
+
+def check_http(url: str, expect: Callable[[object], bool] = lambda body: True) -> Callable[[], None]:
+    def check() -> None:
+        body = http_json(url)
+        if not expect(body):
+            raise Unhealthy(f"{url} answered {str(body)[:200]}")
+    return check
+
+
+def airflow_component(part: str) -> Callable[[object], bool]:
+    """Whether Airflow's /monitor/health reports `part` (metadatabase, scheduler, ...) healthy."""
+    def healthy(body: object) -> bool:
+        return isinstance(body, dict) and (body.get(part) or {}).get("status") == "healthy"
+    return healthy
+
+
+# --- the service list ----------------------------------------------------------------------
+
+def services(s: Settings) -> list[Service]:
+    """Every service of the embedded platform, in start order."""
+    jars, conf, data, logs = s.jars, s.conf, s.data, s.logs
+    java17 = str(s.java17)
+    v = s.values
+    bin_ = s.venv_bin
+    airflow = str(bin_ / "airflow")
+    hadoop_cp = f"{conf}/hadoop:{jars}/hadoop-webapps:{jars}/hadoop/*"
+    hadoop_java = [
+        java17, f"-Xmx{v['HDFS_HEAP']}", *HADOOP_OPENS, f"-Dhadoop.log.dir={logs}",
+        "-Dhadoop.root.logger=INFO,console", f"-Dlog4j.configuration=file:{conf}/hadoop/log4j.properties",
+        "-cp", hadoop_cp,
+    ]
+    airflow_port = s.port("AIRFLOW_PORT")
+    airflow_health = f"http://127.0.0.1:{airflow_port}/api/v2/monitor/health"
+    # The scheduler's and triggerer's log servers bind every interface (hard-coded in Airflow);
+    # with LocalExecutor the api-server reads the same log folder, so they are not started.
+    return [
+        Service(
+            name="kafka",
+            command=[
+                java17, f"-Xms256m", f"-Xmx{v['KAFKA_HEAP']}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                "-XX:InitiatingHeapOccupancyPercent=35", "-Djava.awt.headless=true",
+                f"-Dlog4j2.configurationFile={conf}/kafka/log4j2.properties",
+                f"-Dkafka.logs.dir={logs}", "-cp", f"{jars}/kafka/*", "kafka.Kafka",
+                f"{conf}/kafka/server.properties",
+            ],
+            ports={"KAFKA_PORT": s.port("KAFKA_PORT"), "KAFKA_CONTROLLER_PORT": s.port("KAFKA_CONTROLLER_PORT")},
+            check=check_kafka(s.port("KAFKA_PORT")),
+            url=f"PLAINTEXT://127.0.0.1:{s.port('KAFKA_PORT')}",
+            priority=10,
+        ),
+        Service(
+            name="namenode",
+            command=[*hadoop_java, "org.apache.hadoop.hdfs.server.namenode.NameNode"],
+            ports={"HDFS_RPC_PORT": s.port("HDFS_RPC_PORT"), "HDFS_HTTP_PORT": s.port("HDFS_HTTP_PORT")},
+            check=check_namenode(s.port("HDFS_HTTP_PORT")),
+            url=f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')} (hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')})",
+            priority=10,
+        ),
+        Service(
+            name="datanode",
+            command=[*hadoop_java, "org.apache.hadoop.hdfs.server.datanode.DataNode"],
+            ports={
+                "HDFS_DATANODE_PORT": s.port("HDFS_DATANODE_PORT"),
+                "HDFS_DATANODE_HTTP_PORT": s.port("HDFS_DATANODE_HTTP_PORT"),
+                "HDFS_DATANODE_IPC_PORT": s.port("HDFS_DATANODE_IPC_PORT"),
+            },
+            check=check_datanode(s.port("HDFS_DATANODE_HTTP_PORT")),
+            priority=20,
+        ),
+        Service(
+            name="cassandra",
+            command=[
+                java17, f"-Xms{v['CASSANDRA_HEAP']}", f"-Xmx{v['CASSANDRA_HEAP']}", *CASSANDRA_JVM17,
+                f"-javaagent:{_one(jars / 'cassandra', 'jamm-*.jar')}",
+                f"-Dcassandra.config=file://{conf}/cassandra/cassandra.yaml",
+                f"-Dcassandra.storagedir={data}/cassandra", "-Dcassandra-foreground=yes",
+                f"-Dcassandra.logdir={logs}", f"-Dlogback.configurationFile={conf}/cassandra/logback.xml",
+                "-Dcassandra.jmx.local.port=7199", "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+                "-Dcassandra.ring_delay_ms=1000",
+                "-cp", f"{conf}/cassandra:{jars}/cassandra/*", "org.apache.cassandra.service.CassandraDaemon",
+            ],
+            ports={"CASSANDRA_PORT": s.port("CASSANDRA_PORT"), "CASSANDRA_STORAGE_PORT": s.port("CASSANDRA_STORAGE_PORT")},
+            check=check_cassandra(s.port("CASSANDRA_PORT")),
+            url=f"cql://127.0.0.1:{s.port('CASSANDRA_PORT')}",
+            timeout=240,
+            priority=10,
+        ),
+        Service(
+            name="mongodb",
+            command=[str(s.state / "bin" / "ferretdb-launcher"), "-listen",
+                     f"127.0.0.1:{s.port('MONGO_PORT')}", "-data", f"{data}/ferretdb"],
+            ports={"MONGO_PORT": s.port("MONGO_PORT")},
+            check=check_mongo(s.port("MONGO_PORT")),
+            url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')}",
+            priority=10,
+        ),
+        Service(
+            name="mlflow",
+            command=[
+                str(bin_ / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(s.port("MLFLOW_PORT")),
+                "--workers", "1", "--backend-store-uri", f"sqlite:///{data}/mlflow/mlflow.db",
+                "--artifacts-destination", f"{data}/mlflow/artifacts", "--serve-artifacts",
+            ],
+            ports={"MLFLOW_PORT": s.port("MLFLOW_PORT")},
+            check=check_http(f"http://127.0.0.1:{s.port('MLFLOW_PORT')}/health"),
+            url=f"http://127.0.0.1:{s.port('MLFLOW_PORT')}",
+            environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DFS_TMP": f"{data}/mlflow/tmp"},
+            priority=30,
+        ),
+        Service(
+            name="airflow-api-server",
+            command=[airflow, "api-server", "--host", "127.0.0.1", "--port", str(airflow_port), "--workers", "1"],
+            ports={"AIRFLOW_PORT": airflow_port},
+            check=check_http(airflow_health, airflow_component("metadatabase")),
+            url=f"http://127.0.0.1:{airflow_port}",
+            priority=40,
+        ),
+        *(
+            Service(
+                name=f"airflow-{component.replace('_', '-')}",
+                command=[airflow, *args],
+                ports={},
+                check=check_http(airflow_health, airflow_component(component)),
+                priority=41,
+            )
+            for component, args in (
+                ("scheduler", ["scheduler", "--skip-serve-logs"]),
+                ("dag_processor", ["dag-processor"]),
+                ("triggerer", ["triggerer", "--skip-serve-logs"]),
+            )
+        ),
+        Service(
+            name="webapp",
+            command=[
+                str(bin_ / "gunicorn"), "--bind", f"127.0.0.1:{s.port('WEBAPP_PORT')}", "--workers", "1",
+                "--threads", "8", "--access-logfile", "-", "webapp:create_app()",
+            ],
+            ports={"WEBAPP_PORT": s.port("WEBAPP_PORT")},
+            check=check_http(f"http://127.0.0.1:{s.port('WEBAPP_PORT')}/healthz"),
+            url=f"http://127.0.0.1:{s.port('WEBAPP_PORT')}",
+            directory=str(REPO),
+            priority=50,
+        ),
+    ]
+
+
+def _one(folder, pattern: str) -> str:
+    matches = sorted(folder.glob(pattern))
+    return str(matches[-1]) if matches else str(folder / pattern)

@@ -1,0 +1,125 @@
+"""Paths, ports and environment of the embedded platform, shared by platformctl and the tests.
+
+Every value can be overridden from the environment or from the git-ignored `.env`
+(see `.env.example`); nothing here opens a connection.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EMBEDDED = REPO / "embedded"
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """Parse KEY=VALUE lines (optional single/double quotes, # comments) of a dotenv file."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def dotenv() -> dict[str, str]:
+    """`.env` if present, else the committed `.env.example`; the process environment wins."""
+    env_file = REPO / ".env"
+    values = _read_env_file(env_file if env_file.exists() else REPO / ".env.example")
+    values.update({k: v for k, v in os.environ.items() if k in values})
+    return values
+
+
+def _find_jdk(min_major: int) -> Path:
+    """The newest JDK under /usr/lib/jvm whose major version is at least `min_major`."""
+    override = os.environ.get("NIFI_JAVA_HOME")
+    if override:
+        return Path(override)
+    best: tuple[int, Path] | None = None
+    for release in glob.glob("/usr/lib/jvm/*/release"):
+        text = Path(release).read_text(errors="replace")
+        for line in text.splitlines():
+            if line.startswith("JAVA_VERSION="):
+                major = int(line.split("=", 1)[1].strip('"').split(".")[0])
+                if major >= min_major and (best is None or major > best[0]):
+                    best = (major, Path(release).parent)
+    if best is None:
+        raise RuntimeError(f"no JDK {min_major}+ under /usr/lib/jvm (NiFi 2 needs one)")
+    return best[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where everything lives and which ports it uses."""
+
+    state: Path
+    values: dict[str, str]
+
+    @property
+    def jars(self) -> Path:
+        return self.state / "jars"
+
+    @property
+    def data(self) -> Path:
+        return self.state / "data"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    @property
+    def conf(self) -> Path:
+        return self.state / "conf"
+
+    @property
+    def run(self) -> Path:
+        return self.state / "run"
+
+    @property
+    def venv_bin(self) -> Path:
+        return self.state / "venv" / "bin"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.state / "airflow"
+
+    def port(self, name: str) -> int:
+        return int(self.values[name])
+
+    @property
+    def java17(self) -> Path:
+        return Path(os.environ.get("JAVA17_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")) / "bin" / "java"
+
+    @property
+    def java_nifi(self) -> Path:
+        return _find_jdk(21) / "bin" / "java"
+
+    def spark_jars(self) -> list[str]:
+        """Local jars of Spark's Kafka connector, fetched by Maven (never by Ivy)."""
+        return sorted(glob.glob(str(self.jars / "spark-kafka" / "*.jar")))
+
+    def secret(self, name: str) -> str:
+        """A generated secret kept in the state folder (created on first use, never in git)."""
+        path = self.state / "secrets" / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load() -> Settings:
+    values = dotenv()
+    state = Path(os.environ.get("FLIGHTDELAY_STATE_DIR", REPO / ".state")).resolve()
+    return Settings(state=state, values=values)

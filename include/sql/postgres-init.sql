@@ -1,0 +1,2 @@
+-- Second database on the compose PostgreSQL: the MLflow backend store (Airflow uses "airflow").
+CREATE DATABASE mlflow;

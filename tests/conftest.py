@@ -1,0 +1,46 @@
+"""Shared fixtures: the platform's environment, and the running platform (started once).
+
+The environment of the services (AIRFLOW_HOME, connections, Spark jars) is set before any
+test module imports Airflow, so tests see exactly what the services see.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "include"), str(REPO / "plugins")]
+
+from embedded import platformctl, settings as platform_settings  # noqa: E402
+
+SETTINGS = platform_settings.load()
+os.environ.update(platformctl.environment(SETTINGS))
+
+OUTPUT = REPO / "test-output"
+
+
+@pytest.fixture(scope="session")
+def settings() -> platform_settings.Settings:
+    return SETTINGS
+
+
+@pytest.fixture(scope="session")
+def platform(settings):
+    """The running platform; started here if `make test` was called without it."""
+    if platformctl.start(settings) != 0:
+        pytest.fail("the platform did not start; see the output above")
+    return settings
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked `last` (stop/restart of the platform) run after all the others."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
