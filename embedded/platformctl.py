@@ -100,7 +100,7 @@ def render_configs(s: Settings) -> None:
         target.write_text(string.Template(template.read_text()).substitute(mapping))
 
 
-def supervisord_conf(s: Settings, service_list: list[svc.Service]) -> str:
+def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries: int = 10) -> str:
     """One [program] per service: autorestart, its own log, stop the whole process group."""
     lines = [
         "[unix_http_server]", f"file={s.run}/supervisor.sock", "chmod=0700", "",
@@ -117,7 +117,7 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service]) -> str:
             f"command={command}",
             f"priority={service.priority}",
             f"directory={service.directory or s.state}",
-            "autostart=true", "autorestart=true", "startsecs=3", "startretries=10",
+            "autostart=true", "autorestart=true", "startsecs=3", f"startretries={start_retries}",
             "stopasgroup=true", "killasgroup=true", "stopwaitsecs=30",
             "redirect_stderr=true", f"stdout_logfile={s.logs}/{service.name}.log",
             "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=2",

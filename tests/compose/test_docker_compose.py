@@ -1,0 +1,120 @@
+"""docker-compose.yml, validated without a Docker engine: loaded by compose-go (the library of
+`docker compose`: schema, interpolation, anchors), then checked against the embedded runtime's
+ports, topics and names, which must be the same."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from embedded.settings import REPO, _read_env_file
+
+COMPOSE = REPO / "docker-compose.yml"
+EMBEDDED_ENV = _read_env_file(REPO / ".env.example")
+SECRETS = {"POSTGRES_PASSWORD": "p", "AIRFLOW_JWT_SECRET": "j", "AIRFLOW_ADMIN_PASSWORD": "a",
+           "NIFI_ADMIN_PASSWORD": "n" * 12, "NIFI_SENSITIVE_PROPS_KEY": "k" * 12}
+ONE_SHOT = {"kafka-init", "airflow-init"}
+# compose service -> the embedded .env.example keys of the ports it publishes
+PUBLISHED = {
+    "kafka": ["KAFKA_PORT"], "namenode": ["HDFS_HTTP_PORT", "HDFS_RPC_PORT"], "cassandra": ["CASSANDRA_PORT"],
+    "mongodb": ["MONGO_PORT"], "nifi": ["NIFI_PORT"], "mlflow": ["MLFLOW_PORT"],
+    "airflow-api-server": ["AIRFLOW_PORT"], "webapp": ["WEBAPP_PORT"], "spark-master": ["SPARK_UI_PORT"],
+}
+
+
+def _load(settings, env: dict[str, str]) -> subprocess.CompletedProcess:
+    command = [str(settings.state / "bin" / "composecheck"), "-file", str(COMPOSE)]
+    for key, value in env.items():
+        command += ["-env", f"{key}={value}"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def project(settings) -> dict:
+    result = _load(settings, SECRETS)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def raw() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def test_no_default_passwords(settings):
+    result = _load(settings, {})
+    assert result.returncode == 1
+    assert "required variable POSTGRES_PASSWORD is missing" in result.stderr
+
+
+def test_every_long_running_service_has_a_healthcheck(project):
+    for name, service in project["services"].items():
+        if name not in ONE_SHOT:
+            assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+
+
+def test_dependencies_wait_for_health(project):
+    for name, service in project["services"].items():
+        for dependency, spec in (service.get("depends_on") or {}).items():
+            wanted = "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            assert spec["condition"] == wanted, f"{name} -> {dependency}: {spec['condition']}"
+
+
+def test_images_are_pinned(project):
+    for name, service in project["services"].items():
+        image = service.get("image", "")
+        assert re.search(r":[0-9][\w.\-]*$", image), f"{name}: image {image!r} is not pinned to a version"
+
+
+def test_airflow_services_share_one_anchor_and_image(raw, project):
+    assert "x-airflow-common" in raw
+    anchor_image = raw["x-airflow-common"]["image"]
+    airflow = [n for n in project["services"] if n.startswith("airflow-")]
+    assert {"airflow-init", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+            "airflow-triggerer"} <= set(airflow)
+    for name in airflow:
+        assert project["services"][name]["image"] == anchor_image
+    assert "requirements.txt" in raw["x-airflow-common"]["build"]["dockerfile_inline"]
+    assert project["services"]["postgres"]["image"].startswith("postgres:")
+
+
+def test_ports_match_the_embedded_runtime_and_bind_loopback(project):
+    for name, keys in PUBLISHED.items():
+        ports = project["services"][name].get("ports", [])
+        published = {int(p["published"]) for p in ports}
+        assert published == {int(EMBEDDED_ENV[k]) for k in keys}, f"{name}: {published}"
+        assert all(p["host_ip"] == "127.0.0.1" for p in ports), f"{name} publishes beyond loopback"
+
+
+def test_topics_and_names_match_the_embedded_runtime(project):
+    init = " ".join(project["services"]["kafka-init"]["command"])
+    for key in ("REQUEST_TOPIC", "RESPONSE_TOPIC", "DLQ_TOPIC"):
+        assert EMBEDDED_ENV[key] in init
+    assert f"--partitions {EMBEDDED_ENV['KAFKA_PARTITIONS']}" in init
+    env = project["services"]["airflow-scheduler"]["environment"]
+    for key in ("REQUEST_TOPIC", "RESPONSE_TOPIC", "DLQ_TOPIC", "MONGO_DATABASE", "MONGO_COLLECTION",
+                "CASSANDRA_KEYSPACE", "HDFS_PREDICTION_DIR"):
+        assert env[key] == EMBEDDED_ENV[key], key
+
+
+def test_same_airflow_connections_in_both(project):
+    embedded = {k for k in EMBEDDED_ENV if k.startswith("AIRFLOW_CONN_")}
+    compose = {k for k in project["services"]["airflow-scheduler"]["environment"] if k.startswith("AIRFLOW_CONN_")}
+    assert embedded == compose
+    assert {"AIRFLOW_CONN_SPARK_DEFAULT", "AIRFLOW_CONN_KAFKA_DEFAULT", "AIRFLOW_CONN_MONGO_DEFAULT",
+            "AIRFLOW_CONN_WEBHDFS_DEFAULT", "AIRFLOW_CONN_CASSANDRA_DEFAULT", "AIRFLOW_CONN_MLFLOW_DEFAULT"} <= embedded
+    for key in embedded:
+        json.loads(EMBEDDED_ENV[key])
+        json.loads(project["services"]["airflow-scheduler"]["environment"][key])
+
+
+def test_same_services_as_embedded_runtime(project, settings):
+    from embedded import services as svc
+
+    embedded = {s.name for s in svc.services(settings)}
+    compose = set(project["services"])
+    # Every embedded process has a container of the same name.
+    assert embedded <= compose, embedded - compose

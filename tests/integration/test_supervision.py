@@ -1,0 +1,99 @@
+"""Supervision: a killed service is restarted, a taken port stops the start with its name,
+a service that cannot start shows its log, and `make stop` leaves no process behind."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from pymongo import MongoClient
+
+from embedded import platformctl, services as svc
+from embedded.settings import REPO, Settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_killed_service_is_restarted_and_logged(platform):
+    before = platformctl.process_states(platform)["mongodb"]["pid"]
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    after = before
+    while time.monotonic() < deadline:
+        info = platformctl.process_states(platform)["mongodb"]
+        if info["statename"] == "RUNNING" and info["pid"] != before:
+            after = info["pid"]
+            break
+        time.sleep(0.5)
+    assert after != before, "mongodb was not restarted"
+    svc.check_mongo(platform.port("MONGO_PORT"))()
+    log = (platform.logs / "supervisord.log").read_text()
+    assert "exited: mongodb (terminated by SIGKILL; not expected)" in log
+
+
+def test_taken_port_names_port_and_service(tmp_path):
+    """A foreign process on a service's port stops `start` before anything is started."""
+    env = dict(os.environ, FLIGHTDELAY_STATE_DIR=str(tmp_path / "state"))
+    for key in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "HDFS_RPC_PORT", "HDFS_HTTP_PORT", "HDFS_DATANODE_PORT",
+                "HDFS_DATANODE_HTTP_PORT", "HDFS_DATANODE_IPC_PORT", "CASSANDRA_PORT", "CASSANDRA_STORAGE_PORT",
+                "MLFLOW_PORT", "AIRFLOW_PORT", "WEBAPP_PORT", "NIFI_PORT", "SPARK_UI_PORT"):
+        env[key] = str(_free_port())
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        env["MONGO_PORT"] = str(squatter.getsockname()[1])
+        result = subprocess.run([sys.executable, "-m", "embedded.platformctl", "start"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert f"port {env['MONGO_PORT']} (MONGO_PORT) needed by mongodb is already in use" in result.stderr
+    assert not (tmp_path / "state" / "run" / "supervisord.pid").exists()
+
+
+def test_failed_service_shows_last_log_lines(tmp_path, settings):
+    s = Settings(state=tmp_path / "state", values=settings.values)
+    for folder in (s.logs, s.run):
+        folder.mkdir(parents=True)
+    broken = svc.Service(name="broken", command=["/bin/sh", "-c", "echo cannot-bind-its-port; exit 3"],
+                         ports={}, check=lambda: None)
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(platformctl.supervisord_conf(s, [broken], start_retries=1))
+    subprocess.run([str(settings.venv_bin / "supervisord"), "-c", str(conf)], check=True)
+    try:
+        with pytest.raises(platformctl.PlatformError) as failure:
+            platformctl.wait_healthy(s, [broken])
+        assert "broken failed to start" in str(failure.value)
+        assert "cannot-bind-its-port" in str(failure.value)
+    finally:
+        platformctl.supervisor(s).supervisor.shutdown()
+
+
+@pytest.mark.last
+def test_make_stop_leaves_nothing_and_data_survives_restart(platform, unique):
+    from hdfs import InsecureClient
+
+    mongo_url = f"mongodb://127.0.0.1:{platform.port('MONGO_PORT')}/"
+    with MongoClient(mongo_url) as client:
+        client.platform_test.restart.insert_one({"UUID": unique})
+    webhdfs = InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
+    webhdfs.write(f"/tmp/restart-{unique}.txt", data=unique, encoding="utf-8")
+
+    subprocess.run(["make", "stop"], cwd=REPO, check=True, timeout=300)
+    assert platformctl.our_processes(platform) == []
+    open_ports = [p for service in svc.services(platform) for p in service.ports.values() if svc.tcp_open(p)]
+    assert open_ports == [], f"ports still open after stop: {open_ports}"
+
+    subprocess.run(["make", "run"], cwd=REPO, check=True, timeout=900)
+    with MongoClient(mongo_url) as client:
+        assert client.platform_test.restart.count_documents({"UUID": unique}) == 1
+        client.platform_test.restart.delete_many({"UUID": unique})
+    with webhdfs.read(f"/tmp/restart-{unique}.txt", encoding="utf-8") as reader:
+        assert reader.read() == unique
+    webhdfs.delete(f"/tmp/restart-{unique}.txt")
