@@ -46,6 +46,13 @@ if ! is_current maven "$mvn_stamp"; then
   rm -rf "$STATE/jars"
   mvn -B -ntp -f "$REPO/embedded/maven/pom.xml" package -Djars.dir="$STATE/jars" > "$STATE/logs/maven.log" 2>&1 \
     || { tail -30 "$STATE/logs/maven.log" >&2; echo "ERROR: maven failed, see $STATE/logs/maven.log" >&2; exit 1; }
+  # NiFi's standard processors as a NAR (their own NAR is not served; see embedded/maven/nifi/pom.xml).
+  nifi_lib="$STATE/jars/nifi/lib"
+  python3 "$REPO/embedded/build_nar.py" --jars "$STATE/jars/nifi-standard-bundle" \
+    --parent "$nifi_lib"/nifi-standard-shared-nar-*.nar --parent "$nifi_lib"/nifi-standard-services-api-nar-*.nar \
+    --out "$nifi_lib/nifi-standard-nar-$(basename "$nifi_lib"/nifi-standard-shared-nar-*.nar | sed 's/.*-nar-//; s/.nar$//').nar" \
+    --group io.github.flightdelay.platform --id nifi-standard-nar \
+    --version "$(basename "$nifi_lib"/nifi-standard-shared-nar-*.nar | sed 's/.*-nar-//; s/.nar$//')" | sed 's/^/  /'
   for d in "$STATE"/jars/*/; do say "  $(basename "$d"): $(find "$d" -name '*.jar' -o -name '*.nar' | wc -l) files"; done
   echo "$mvn_stamp" > "$STAMPS/maven"
 fi

@@ -21,6 +21,8 @@ from pathlib import Path
 from embedded import services as svc
 from embedded.settings import EMBEDDED, REPO, Settings, load
 
+sys.path.insert(0, str(REPO / "include"))  # the flightdelay package (NiFi flow deployment)
+
 LOG_TAIL_LINES = 40
 
 
@@ -91,7 +93,7 @@ def fernet_key(s: Settings) -> str:
 
 def render_configs(s: Settings) -> None:
     """Fill the templates of embedded/conf/ into .state/conf/ (paths and ports substituted)."""
-    mapping = dict(s.values, STATE=str(s.state))
+    mapping = dict(s.values, STATE=str(s.state), NIFI_SENSITIVE_PROPS_KEY=s.secret("nifi_sensitive_props_key"))
     for template in (EMBEDDED / "conf").rglob("*"):
         if template.is_dir():
             continue
@@ -170,7 +172,7 @@ def log_tail(s: Settings, name: str, lines: int = LOG_TAIL_LINES) -> str:
 
 def check_installed(s: Settings) -> None:
     missing = [str(p) for p in (s.jars / "kafka", s.jars / "hadoop", s.jars / "cassandra",
-                                s.jars / "spark-kafka", s.state / "bin" / "ferretdb-launcher",
+                                s.jars / "spark-kafka", s.jars / "nifi" / "lib", s.state / "bin" / "ferretdb-launcher",
                                 s.venv_bin / "airflow") if not p.exists()]
     if missing:
         raise PlatformError("not installed: " + ", ".join(missing) + " (run `make run` or `make install`)")
@@ -218,7 +220,7 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
             "-cp", f"{s.conf}/hadoop:{s.jars}/hadoop/*", "org.apache.hadoop.hdfs.server.namenode.NameNode",
             "-format", "-nonInteractive", "-force",
         ], env, s.logs / "init.log")
-    for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi-out"):
+    for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out"):
         (s.data / folder).mkdir(parents=True, exist_ok=True)
     run_step("migrate the Airflow database", [str(s.venv_bin / "airflow"), "db", "migrate"], env, s.logs / "init.log")
 
@@ -240,6 +242,31 @@ def post_start(s: Settings) -> None:
     client = InsecureClient(f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')}", user="spark")
     for folder in (s.values["HDFS_PREDICTION_DIR"], "/user/spark/checkpoints", "/data"):
         client.makedirs(folder)
+    deploy_nifi_flow(s)
+
+
+def nifi_flow_parameters(s: Settings) -> dict[str, str]:
+    """Values of the NiFi flow's parameters in the embedded runtime."""
+    return {
+        "kafka.bootstrap.servers": f"127.0.0.1:{s.port('KAFKA_PORT')}",
+        "kafka.topic": s.values["RESPONSE_TOPIC"],
+        "kafka.classpath": f"{s.jars}/kafka/*",
+        "kafka.log4j.config": f"{s.conf}/kafka/tools-log4j2.properties",
+        "java.command": str(s.java17),
+        "output.directory": str(s.data / "nifi-out"),
+    }
+
+
+def deploy_nifi_flow(s: Settings) -> str:
+    """Upload nifi/flight_delay_responses.json (once) and start it."""
+    import json
+
+    from flightdelay import nifi_flow
+
+    flow = nifi_flow.prepare_flow(json.loads(nifi_flow.FLOW_FILE.read_text()), nifi_flow_parameters(s))
+    group_id = nifi_flow.deploy_flow(f"http://127.0.0.1:{s.port('NIFI_PORT')}", flow)
+    print(f"  - NiFi flow {nifi_flow.GROUP_NAME} running (writes {s.data / 'nifi-out'}/*.txt)", flush=True)
+    return group_id
 
 
 # --- commands ----------------------------------------------------------------------------------

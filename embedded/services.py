@@ -253,6 +253,25 @@ def services(s: Settings) -> list[Service]:
             priority=10,
         ),
         Service(
+            name="nifi",
+            command=[
+                str(s.java_nifi), "-Xms256m", f"-Xmx{v['NIFI_HEAP']}", "-Djava.net.preferIPv4Stack=true",
+                "-Djava.security.egd=file:/dev/urandom", "-Dsun.net.http.allowRestrictedHeaders=true",
+                "-Djava.protocol.handler.pkgs=sun.net.www.protocol", "-Djava.awt.headless=true",
+                "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+                "--enable-native-access=ALL-UNNAMED",
+                f"-Dnifi.properties.file.path={conf}/nifi/nifi.properties",
+                f"-Dlogback.configurationFile={conf}/nifi/logback.xml",
+                "-cp", f"{conf}/nifi:{jars}/nifi/lib/*", "org.apache.nifi.NiFi",
+            ],
+            ports={"NIFI_PORT": s.port("NIFI_PORT")},
+            check=check_http(f"http://127.0.0.1:{s.port('NIFI_PORT')}/nifi-api/flow/about",
+                             lambda body: isinstance(body, dict) and "about" in body),
+            url=f"http://127.0.0.1:{s.port('NIFI_PORT')}/nifi",
+            timeout=240,
+            priority=20,
+        ),
+        Service(
             name="mlflow",
             command=[
                 str(bin_ / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(s.port("MLFLOW_PORT")),
