@@ -12,7 +12,7 @@ STAMPS="$STATE/stamps"
 APT_PACKAGES=(libkrb5-dev)
 mkdir -p "$STAMPS" "$STATE/logs"
 
-say() { printf '[install] %s\n' "$*"; }
+say() { printf '[install %4ss] %s\n' "$SECONDS" "$*"; }
 stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 is_current() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
 
@@ -35,7 +35,7 @@ if ! is_current python "$py_stamp" || [ ! -x "$STATE/venv/bin/airflow" ]; then
   say "pip: installing requirements.txt into $STATE/venv (first time: several minutes)"
   [ -x "$STATE/venv/bin/python" ] || python3 -m venv "$STATE/venv"
   "$STATE/venv/bin/pip" install --progress-bar off -r "$REPO/requirements.txt" -c "$REPO/constraints.txt" \
-    | grep -E '^(Collecting|Successfully)' | sed 's/^/  /' || true
+    | grep --line-buffered -E '^(Collecting|Successfully)' | sed -u 's/^/  /' || true
   "$STATE/venv/bin/python" -c "import airflow, mlflow, pyspark" || { echo "ERROR: pip install failed" >&2; exit 1; }
   echo "$py_stamp" > "$STAMPS/python"
 fi

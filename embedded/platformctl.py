@@ -47,7 +47,11 @@ def environment(s: Settings) -> dict[str, str]:
         "HADOOP_USER_NAME": "spark",
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": str(s.venv_bin / "python"),
+        "PYSPARK_DRIVER_PYTHON": str(s.venv_bin / "python"),
+        "SPARK_HOME": str(next((s.state / "venv" / "lib").glob("python3*/site-packages/pyspark"), "")),
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{s.port('MLFLOW_PORT')}",
+        "MLFLOW_DFS_TMP": str(s.data / "mlflow" / "tmp"),
+        "HDFS_URL": f"hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
@@ -323,7 +327,7 @@ def start(s: Settings) -> int:
         (s.conf / "supervisord.conf").write_text(supervisord_conf(s, service_list))
         print(f"Starting {len(service_list)} services under supervisord (logs in {s.logs})", flush=True)
         subprocess.run([str(s.venv_bin / "supervisord"), "-c", str(s.conf / "supervisord.conf")],
-                       env=env, check=True, cwd=REPO, start_new_session=True)
+                       env={**env, SUPERVISED_MARK: str(s.state)}, check=True, cwd=REPO, start_new_session=True)
         for _ in range(50):
             if (s.run / "supervisor.sock").exists():
                 break
@@ -345,20 +349,20 @@ def start(s: Settings) -> int:
     return 0
 
 
+SUPERVISED_MARK = "FLIGHTDELAY_SUPERVISED"
+
+
 def our_processes(s: Settings) -> list[int]:
-    """PIDs of processes started from this platform (their command line names the state folder)."""
+    """PIDs of the platform's processes: supervisord and everything it started (they inherit
+    FLIGHTDELAY_SUPERVISED=<state folder> from it; a test's own Spark JVM does not)."""
     import psutil
 
     mine = []
-    marker = str(s.state)
-    # Not this process nor the ones that called it (make's shell names the venv python too).
-    callers = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+    for proc in psutil.process_iter(["pid"]):
         try:
-            cmdline = " ".join(proc.info["cmdline"] or [])
-            if proc.pid not in callers and (marker in cmdline or (proc.info["cwd"] or "").startswith(marker)):
+            if proc.environ().get(SUPERVISED_MARK) == str(s.state):
                 mine.append(proc.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
     return mine
 
@@ -426,7 +430,7 @@ def clean(s: Settings) -> int:
 def print_env(s: Settings) -> int:
     env = environment(s)
     for key in sorted(env):
-        if key.startswith(("AIRFLOW", "FLIGHTDELAY", "MLFLOW", "HADOOP", "JAVA_HOME", "PYTHONPATH", "SPARK")):
+        if key.startswith(("AIRFLOW", "FLIGHTDELAY", "MLFLOW", "HADOOP", "JAVA_HOME", "PYTHONPATH", "SPARK", "PYSPARK", "PATH", "HDFS_URL")):
             print(f"export {key}={_shell(env[key])}")
     return 0
 

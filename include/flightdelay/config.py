@@ -38,6 +38,11 @@ MLFLOW_CONN_ID = "mlflow_default"
 NIFI_CONN_ID = "nifi_default"
 
 
+def hdfs_url() -> str:
+    """hdfs://host:port of the NameNode, for Spark jobs."""
+    return _env("HDFS_URL", "hdfs://127.0.0.1:9000")
+
+
 def state_dir() -> Path:
     """The platform's state folder (checkpoints, NiFi output, MLflow temp files)."""
     return Path(_env("FLIGHTDELAY_STATE_DIR", str(Path(__file__).resolve().parents[2] / ".state")))

@@ -22,6 +22,17 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def test_make_run_when_up_is_a_noop_and_status_is_healthy(platform):
+    before = {name: info["pid"] for name, info in platformctl.process_states(platform).items()}
+    result = subprocess.run(["make", "run"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Platform already running" in result.stdout
+    assert {name: info["pid"] for name, info in platformctl.process_states(platform).items()} == before
+    status = subprocess.run(["make", "status"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0, status.stdout
+    assert all(f"{name}" in status.stdout for name in before)
+
+
 def test_killed_service_is_restarted_and_logged(platform):
     before = platformctl.process_states(platform)["mongodb"]["pid"]
     os.kill(before, signal.SIGKILL)

@@ -1,0 +1,95 @@
+"""
+### evaluate_model
+Gated promotion. Scores the candidate version and the current `champion` on the candidate's
+hold-out months (Spark job `include/spark_jobs/evaluate_model.py`); alias `champion` moves only
+if the candidate beats the majority-class baseline and the champion by `margin` on `metric`,
+otherwise the version is tagged with why it was rejected. A promotion emits the
+`champion_model` asset event, which the streaming job watches. Runs on each `model_candidate`
+event; a manual run can name `model_name` and `version`.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Param, dag, task
+
+from flightdelay.assets import CHAMPION_MODEL, MODEL_CANDIDATE
+from flightdelay.config import NAMES, SPARK_CONN_ID, hdfs_url, state_dir
+
+SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
+RESULT = str(state_dir() / "runs" / "evaluate_model" / "{{ run_id | replace(':', '_') | replace('+', '_') }}.json")
+
+
+@dag(
+    dag_id="evaluate_model",
+    doc_md=__doc__,
+    schedule=[MODEL_CANDIDATE],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["training", "mlflow"],
+    default_args={"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    params={
+        "model_name": Param("", type="string", description="empty: from the model_candidate event"),
+        "version": Param("", type="string", description="empty: from the event, else the latest version"),
+        "metric": Param("f1_macro", enum=["f1_macro", "f1_weighted", "accuracy"]),
+        "margin": Param(0.005, type="number", minimum=0),
+    },
+)
+def evaluate_model():
+    @task
+    def find_candidate(params: dict, triggering_asset_events=None) -> dict:
+        from mlflow import MlflowClient
+
+        events = (triggering_asset_events or {}).get(MODEL_CANDIDATE, [])
+        extra = events[-1].extra if events else {}
+        name = params["model_name"] or extra.get("model_name") or NAMES.model_name
+        version = params["version"] or extra.get("version")
+        if not version:
+            versions = MlflowClient().search_model_versions(f"name='{name}'")
+            version = str(max(int(v.version) for v in versions))
+        return {"model_name": name, "version": str(version)}
+
+    candidate = find_candidate()
+
+    score = SparkSubmitOperator(
+        task_id="score_and_decide",
+        conn_id=SPARK_CONN_ID,
+        application=str(SPARK_JOBS / "evaluate_model.py"),
+        application_args=[
+            "--hdfs", hdfs_url(), "--result-path", RESULT,
+            "--model-name", "{{ ti.xcom_pull(task_ids='find_candidate')['model_name'] }}",
+            "--version", "{{ ti.xcom_pull(task_ids='find_candidate')['version'] }}",
+            "--metric", "{{ params.metric }}", "--margin", "{{ params.margin }}",
+        ],
+        name="evaluate_model",
+        driver_memory="2g",
+        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
+    )
+
+    @task.short_circuit
+    def promoted(result_path: str) -> bool:
+        import json
+
+        result = json.loads(Path(result_path).read_text())
+        print(f"version {result['version']}: {'promoted' if result['promoted'] else 'rejected'}: {result['reason']}")
+        return result["promoted"]
+
+    @task(outlets=[CHAMPION_MODEL])
+    def announce_champion(result_path: str, outlet_events=None) -> str:
+        import json
+
+        result = json.loads(Path(result_path).read_text())
+        outlet_events[CHAMPION_MODEL].extra = {"model_name": result["model_name"], "version": result["version"]}
+        return result["version"]
+
+    candidate >> score >> promoted(RESULT) >> announce_champion(RESULT)
+
+
+evaluate_model_dag = evaluate_model()
+
+if __name__ == "__main__":
+    evaluate_model_dag.test()

@@ -1,0 +1,77 @@
+"""
+### train_model
+Nightly retrain: Spark job `include/spark_jobs/train_model.py` fits the RandomForest pipeline
+on the feature table with a time-based split (train on earlier months, hold out the latest),
+logs params, data partitions, metrics, plots and the model (signature, input example) to MLflow
+and registers a new version. Manual runs take a date range and hyper-parameters as params.
+The new version is announced on the `model_candidate` asset for evaluate_model.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+from airflow.sdk import Param, dag, task
+
+from flightdelay.assets import MODEL_CANDIDATE
+from flightdelay.config import NAMES, SPARK_CONN_ID, hdfs_url, state_dir
+
+SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
+RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_') | replace('+', '_') }}.json")
+
+
+@dag(
+    dag_id="train_model",
+    doc_md=__doc__,
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["training", "spark", "mlflow"],
+    default_args={"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(minutes=2)},
+    params={
+        "model_name": Param(NAMES.model_name, type="string"),
+        "from_month": Param("", type="string", description="YYYY-MM; empty: all feature months"),
+        "to_month": Param("", type="string"),
+        "holdout_months": Param(1, type="integer", minimum=1),
+        "feature_set": Param("improved", enum=["improved", "seed"]),
+        "num_trees": Param(20, type="integer", minimum=1),
+        "max_depth": Param(5, type="integer", minimum=1, maximum=30),
+        "balance_classes": Param(False, type="boolean"),
+    },
+)
+def train_model():
+    fit = SparkSubmitOperator(
+        task_id="fit_model",
+        conn_id=SPARK_CONN_ID,
+        application=str(SPARK_JOBS / "train_model.py"),
+        application_args=[
+            "--hdfs", hdfs_url(), "--model-name", "{{ params.model_name }}", "--result-path", RESULT,
+            "--from-month", "{{ params.from_month }}", "--to-month", "{{ params.to_month }}",
+            "--holdout-months", "{{ params.holdout_months }}", "--feature-set", "{{ params.feature_set }}",
+            "--num-trees", "{{ params.num_trees }}", "--max-depth", "{{ params.max_depth }}",
+            "{{ '--balance-classes' if params.balance_classes else '--max-bins=4657' }}",
+        ],
+        name="train_model",
+        driver_memory="3g",
+        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
+    )
+
+    @task(outlets=[MODEL_CANDIDATE])
+    def announce_candidate(result_path: str, outlet_events=None) -> dict:
+        import json
+
+        result = json.loads(Path(result_path).read_text())
+        outlet_events[MODEL_CANDIDATE].extra = {"model_name": result["model_name"], "version": result["version"],
+                                                "result_path": result_path}
+        return {"version": result["version"], "f1_macro": result["metrics"]["f1_macro"]}
+
+    fit >> announce_candidate(RESULT)
+
+
+train_model_dag = train_model()
+
+if __name__ == "__main__":
+    train_model_dag.test()

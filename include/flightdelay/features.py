@@ -1,0 +1,99 @@
+"""Feature code shared by training and serving: one canonical record, one derivation.
+
+`canonical_from_request` turns request-shaped rows (what the web form sends) into the canonical
+record; `DERIVE_SQL` derives the model's features from it and is the first stage of the saved
+PipelineModel, so the stream cannot compute a feature differently from training.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+# Label buckets of ArrDelay (minutes): early 15+, slightly early, slightly late (0-30), very late.
+LABEL_SPLITS = [float("-inf"), -15.0, 0.0, 30.0, float("inf")]
+LABEL_NAMES = ["early (15+ min)", "slightly early (0-15 min)", "slightly late (0-30 min)", "very late (30+ min)"]
+
+CATEGORICAL = ["Carrier", "Origin", "Dest", "Route"]
+SEED_NUMERIC = ["DepDelay", "Distance", "DayOfMonth", "DayOfWeek", "DayOfYear"]
+IMPROVED_NUMERIC = SEED_NUMERIC + ["DepHour", "DepMinuteOfDay"]
+
+# Derived features, computed inside the model (first pipeline stage). DayOfWeek follows the BTS
+# convention Monday=1 .. Sunday=7 (Spark's dayofweek is Sunday=1 .. Saturday=7).
+DERIVE_SQL = """
+SELECT *,
+       CAST(dayofmonth(FlightDate) AS DOUBLE) AS DayOfMonth,
+       CAST(dayofyear(FlightDate) AS DOUBLE) AS DayOfYear,
+       CAST(((dayofweek(FlightDate) + 5) % 7) + 1 AS DOUBLE) AS DayOfWeek,
+       concat(Origin, '-', Dest) AS Route,
+       CAST(coalesce(hour(CRSDepTime), 12) AS DOUBLE) AS DepHour,
+       CAST(coalesce(hour(CRSDepTime) * 60 + minute(CRSDepTime), 720) AS DOUBLE) AS DepMinuteOfDay
+FROM __THIS__
+""".strip()
+
+CANONICAL_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "DepDelay",
+                     "Distance", "ArrDelay"]
+
+
+def great_circle_miles(lat1, lon1, lat2, lon2):
+    """Great-circle distance in statute miles between two points (Spark Column expressions)."""
+    from pyspark.sql import functions as F
+
+    radius_miles = 3958.7613
+    dlat = F.radians(lat2 - lat1)
+    dlon = F.radians(lon2 - lon1)
+    a = F.sin(dlat / 2) ** 2 + F.cos(F.radians(lat1)) * F.cos(F.radians(lat2)) * F.sin(dlon / 2) ** 2
+    return F.lit(2 * radius_miles) * F.asin(F.sqrt(a))
+
+
+def with_distance(flights: "DataFrame", airports: "DataFrame") -> "DataFrame":
+    """Fill Distance where missing with the great-circle distance between the airports.
+
+    `airports` has columns faa, lat, lon. Unknown airports leave Distance null.
+    """
+    from pyspark.sql import functions as F
+
+    o = airports.select(F.col("faa").alias("_o"), F.col("lat").alias("_olat"), F.col("lon").alias("_olon"))
+    d = airports.select(F.col("faa").alias("_d"), F.col("lat").alias("_dlat"), F.col("lon").alias("_dlon"))
+    joined = (flights.join(F.broadcast(o), flights.Origin == o._o, "left")
+              .join(F.broadcast(d), flights.Dest == d._d, "left"))
+    computed = F.round(great_circle_miles(F.col("_olat"), F.col("_olon"), F.col("_dlat"), F.col("_dlon")), 0)
+    distance = F.coalesce(F.col("Distance").cast("double"), computed) if "Distance" in flights.columns else computed
+    return joined.withColumn("Distance", distance).drop("_o", "_olat", "_olon", "_d", "_dlat", "_dlon")
+
+
+def canonical_from_request(requests: "DataFrame", airports: "DataFrame") -> "DataFrame":
+    """Request-shaped rows (Origin, Dest, Carrier, FlightDate 'YYYY-MM-DD', DepDelay, optional
+    FlightNum and CRSDepTime 'HH:MM') -> canonical records, Distance from airport coordinates."""
+    from pyspark.sql import functions as F
+
+    cols = set(requests.columns)
+    dep_time = F.col("CRSDepTime") if "CRSDepTime" in cols else F.lit(None).cast("string")
+    flight_date = F.to_date(F.col("FlightDate"))
+    out = requests.select(
+        "*",
+        flight_date.alias("_date"),
+        F.when(dep_time.isNull(), F.lit(None).cast("timestamp"))
+        .otherwise(F.to_timestamp(F.concat(F.col("FlightDate").cast("string"), F.lit(" "), dep_time),
+                                  "yyyy-MM-dd HH:mm")).alias("_dep"),
+    )
+    out = (out.drop("FlightDate", "CRSDepTime")
+           .withColumnRenamed("_date", "FlightDate").withColumnRenamed("_dep", "CRSDepTime")
+           .withColumn("DepDelay", F.col("DepDelay").cast("double"))
+           .withColumn("Carrier", F.upper(F.col("Carrier")))
+           .withColumn("Origin", F.upper(F.col("Origin")))
+           .withColumn("Dest", F.upper(F.col("Dest"))))
+    if "FlightNum" not in cols:
+        out = out.withColumn("FlightNum", F.lit(None).cast("string"))
+    if "Distance" in out.columns:
+        out = out.drop("Distance")
+    return with_distance(out, airports)
+
+
+def with_label(flights: "DataFrame") -> "DataFrame":
+    """Training only: label = ArrDelay bucketed at LABEL_SPLITS (0..3)."""
+    from pyspark.ml.feature import Bucketizer
+
+    return Bucketizer(splits=LABEL_SPLITS, inputCol="ArrDelay", outputCol="label").transform(
+        flights.where("ArrDelay IS NOT NULL"))

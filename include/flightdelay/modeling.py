@@ -1,0 +1,144 @@
+"""The model: pipeline construction, time-based split, metrics and the promotion rule.
+
+Pure functions over Spark DataFrames (and plain dicts for the promotion rule), used by the
+training and evaluation Spark jobs and unit-tested on a small local SparkSession.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flightdelay.features import CATEGORICAL, DERIVE_SQL, IMPROVED_NUMERIC, LABEL_NAMES, SEED_NUMERIC
+
+if TYPE_CHECKING:
+    from pyspark.ml import Pipeline
+    from pyspark.sql import DataFrame
+
+FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + ["RouteSlack", "CarrierSlack", "ExpectedArrDelay"]}
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    feature_set: str = "improved"
+    num_trees: int = 20
+    max_depth: int = 5
+    max_bins: int = 4657
+    seed: int = 42
+    balance_classes: bool = False
+
+
+def build_pipeline(params: TrainParams) -> "Pipeline":
+    """Canonical record -> prediction: derive features, index categories (unknown kept), assemble, RF.
+
+    The improved set adds route and carrier history: the mean time a flight makes up (or loses)
+    between departure and arrival, learned from the training rows only (SlackEncoder).
+    """
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import RandomForestClassifier
+    from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
+
+    from flightdelay.history import SlackEncoder
+
+    numeric = FEATURE_SETS[params.feature_set]
+    history = [SlackEncoder()] if params.feature_set == "improved" else []
+    indexers = [StringIndexer(inputCol=c, outputCol=f"{c}_index", handleInvalid="keep") for c in CATEGORICAL]
+    assembler = VectorAssembler(inputCols=numeric + [f"{c}_index" for c in CATEGORICAL],
+                                outputCol="features", handleInvalid="keep")
+    forest = RandomForestClassifier(featuresCol="features", labelCol="label", numTrees=params.num_trees,
+                                    maxDepth=params.max_depth, maxBins=params.max_bins, seed=params.seed)
+    if params.balance_classes:
+        forest.setWeightCol("class_weight")
+    return Pipeline(stages=[SQLTransformer(statement=DERIVE_SQL), *history, *indexers, assembler, forest])
+
+
+def with_class_weights(train: "DataFrame") -> "DataFrame":
+    """Training only: weight each row by n / (k * n_label) so every class counts the same."""
+    from pyspark.sql import functions as F
+
+    counts = {r["label"]: r["count"] for r in train.groupBy("label").count().collect()}
+    total, k = sum(counts.values()), len(counts)
+    weights = F.create_map(*[x for label, n in counts.items() for x in (F.lit(label), F.lit(total / (k * n)))])
+    return train.withColumn("class_weight", weights[F.col("label")])
+
+
+def feature_names(params: TrainParams) -> list[str]:
+    return FEATURE_SETS[params.feature_set] + [f"{c}_index" for c in CATEGORICAL]
+
+
+def time_split(flights: "DataFrame", holdout_months: int = 1) -> tuple["DataFrame", "DataFrame", list[str]]:
+    """Train on earlier months, hold out the latest `holdout_months` months (by FlightDate)."""
+    from pyspark.sql import functions as F
+
+    months = sorted(r.m for r in flights.select(F.date_format("FlightDate", "yyyy-MM").alias("m")).distinct().collect())
+    if len(months) <= holdout_months:
+        raise ValueError(f"need more than {holdout_months} month(s) of data for a time split, got {months}")
+    holdout = months[-holdout_months:]
+    month = F.date_format("FlightDate", "yyyy-MM")
+    return flights.where(~month.isin(holdout)), flights.where(month.isin(holdout)), holdout
+
+
+def metrics(predictions: "DataFrame") -> dict[str, float]:
+    """Accuracy, weighted and macro F1, log-loss and per-class precision/recall of `predictions`."""
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+
+    evaluator = MulticlassClassificationEvaluator(labelCol="label", predictionCol="prediction")
+    out = {
+        "accuracy": evaluator.evaluate(predictions, {evaluator.metricName: "accuracy"}),
+        "f1_weighted": evaluator.evaluate(predictions, {evaluator.metricName: "f1"}),
+        "log_loss": evaluator.evaluate(predictions, {evaluator.metricName: "logLoss"}),
+    }
+    f1s = []
+    for label in range(len(LABEL_NAMES)):
+        precision = evaluator.evaluate(predictions, {evaluator.metricName: "precisionByLabel",
+                                                     evaluator.metricLabel: float(label)})
+        recall = evaluator.evaluate(predictions, {evaluator.metricName: "recallByLabel",
+                                                  evaluator.metricLabel: float(label)})
+        out[f"precision_{label}"] = precision
+        out[f"recall_{label}"] = recall
+        f1s.append(0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall))
+    out["f1_macro"] = sum(f1s) / len(f1s)
+    return out
+
+
+def confusion_matrix(predictions: "DataFrame") -> list[list[int]]:
+    n = len(LABEL_NAMES)
+    matrix = [[0] * n for _ in range(n)]
+    for row in predictions.groupBy("label", "prediction").count().collect():
+        matrix[int(row["label"])][int(row["prediction"])] = int(row["count"])
+    return matrix
+
+
+def majority_baseline(train: "DataFrame", holdout: "DataFrame") -> dict[str, float]:
+    """Metrics of always predicting the most frequent training label."""
+    from pyspark.sql import functions as F
+
+    majority = train.groupBy("label").count().orderBy(F.desc("count")).first()["label"]
+    n = len(LABEL_NAMES)
+    baseline = holdout.select("label", F.lit(float(majority)).alias("prediction"),
+                              F.array(*[F.lit(1.0 if i == majority else 0.0) for i in range(n)]).alias("_p"))
+    from pyspark.ml.functions import array_to_vector
+
+    baseline = baseline.withColumn("probability", array_to_vector("_p"))
+    result = metrics(baseline)
+    result["majority_label"] = float(majority)
+    return result
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
+def decide_promotion(candidate: dict[str, float], champion: dict[str, float] | None, baseline: dict[str, float],
+                     metric: str = "f1_macro", margin: float = 0.0) -> Decision:
+    """Promote when the candidate beats the baseline and the champion (if any) by `margin` on `metric`."""
+    value = candidate[metric]
+    if value <= baseline[metric]:
+        return Decision(False, f"{metric} {value:.4f} does not beat the majority baseline {baseline[metric]:.4f}")
+    if champion is None:
+        return Decision(True, f"first model: {metric} {value:.4f} beats the baseline {baseline[metric]:.4f}")
+    if value < champion[metric] + margin:
+        return Decision(False, f"{metric} {value:.4f} does not beat the champion {champion[metric]:.4f} "
+                               f"by the margin {margin}")
+    return Decision(True, f"{metric} {value:.4f} beats the champion {champion[metric]:.4f} by >= {margin}")

