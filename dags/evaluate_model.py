@@ -13,13 +13,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
 
 from flightdelay.assets import CHAMPION_MODEL, MODEL_CANDIDATE
-from flightdelay.config import NAMES, SPARK_CONN_ID, hdfs_url, state_dir
+from flightdelay.config import NAMES, hdfs_url, state_dir
+from flightdelay.spark_jobs import spark_job
 
-SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
 RESULT = str(state_dir() / "runs" / "evaluate_model" / "{{ run_id | replace(':', '_') | replace('+', '_') }}.json")
 
 
@@ -55,20 +54,12 @@ def evaluate_model():
 
     candidate = find_candidate()
 
-    score = SparkSubmitOperator(
-        task_id="score_and_decide",
-        conn_id=SPARK_CONN_ID,
-        application=str(SPARK_JOBS / "evaluate_model.py"),
-        application_args=[
+    score = spark_job("score_and_decide", "evaluate_model.py", application_args=[
             "--hdfs", hdfs_url(), "--result-path", RESULT,
             "--model-name", "{{ ti.xcom_pull(task_ids='find_candidate')['model_name'] }}",
             "--version", "{{ ti.xcom_pull(task_ids='find_candidate')['version'] }}",
             "--metric", "{{ params.metric }}", "--margin", "{{ params.margin }}",
-        ],
-        name="evaluate_model",
-        driver_memory="2g",
-        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
-    )
+    ])
 
     @task.short_circuit
     def promoted(result_path: str) -> bool:

@@ -12,13 +12,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 from airflow.sdk import Param, dag, task
 
 from flightdelay.assets import MODEL_CANDIDATE
-from flightdelay.config import NAMES, SPARK_CONN_ID, hdfs_url, state_dir
+from flightdelay.config import NAMES, hdfs_url, state_dir
+from flightdelay.spark_jobs import spark_job
 
-SPARK_JOBS = Path(__file__).resolve().parents[1] / "include" / "spark_jobs"
 RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_') | replace('+', '_') }}.json")
 
 
@@ -43,21 +42,13 @@ RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_
     },
 )
 def train_model():
-    fit = SparkSubmitOperator(
-        task_id="fit_model",
-        conn_id=SPARK_CONN_ID,
-        application=str(SPARK_JOBS / "train_model.py"),
-        application_args=[
+    fit = spark_job("fit_model", "train_model.py", driver_memory="3g", application_args=[
             "--hdfs", hdfs_url(), "--model-name", "{{ params.model_name }}", "--result-path", RESULT,
             "--from-month", "{{ params.from_month }}", "--to-month", "{{ params.to_month }}",
             "--holdout-months", "{{ params.holdout_months }}", "--feature-set", "{{ params.feature_set }}",
             "--num-trees", "{{ params.num_trees }}", "--max-depth", "{{ params.max_depth }}",
             "{{ '--balance-classes' if params.balance_classes else '--max-bins=4657' }}",
-        ],
-        name="train_model",
-        driver_memory="3g",
-        conf={"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false"},
-    )
+    ])
 
     @task(outlets=[MODEL_CANDIDATE])
     def announce_candidate(result_path: str, outlet_events=None) -> dict:

@@ -1,0 +1,27 @@
+"""How DAGs submit the Spark programs of include/spark_jobs/ (one place for the shared settings)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flightdelay.config import SPARK_CONN_ID
+
+SPARK_JOBS = Path(__file__).resolve().parents[1] / "spark_jobs"
+SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+              "spark.ui.showConsoleProgress": "false"}
+
+
+def spark_job(task_id: str, script: str, application_args: list[str], driver_memory: str = "2g", **kwargs: Any):
+    """A SparkSubmitOperator running include/spark_jobs/`script` on connection spark_default."""
+    from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+    return SparkSubmitOperator(
+        task_id=task_id,
+        conn_id=SPARK_CONN_ID,
+        application=str(SPARK_JOBS / script),
+        application_args=application_args,
+        name=Path(script).stem,
+        driver_memory=driver_memory,
+        conf=SPARK_CONF,
+        **kwargs,
+    )
