@@ -3,70 +3,31 @@ serves files the test makes (valid, truncated, corrupt, missing, empty)."""
 from __future__ import annotations
 
 import bz2
-import http.server
-import io
-import json
-import threading
-import zipfile
 
 import pandas as pd
 import pytest
 
 from flightdelay import lake, sources
 from flightdelay.sources import DownloadError
-
-BTS_ROWS = pd.DataFrame({
-    "FlightDate": ["2015-01-02", "2015-01-03"], "Reporting_Airline": ["AA", "DL"],
-    "Flight_Number_Reporting_Airline": [100, 200], "Origin": ["JFK", "ATL"], "Dest": ["LAX", "JFK"],
-    "CRSDepTime": [905, 1730], "DepDelay": [3.0, -2.0], "ArrDelay": [10.0, -8.0], "Distance": [2475.0, 760.0],
-})
-
-
-def _bts_zip(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("On_Time.csv", frame.to_csv(index=False))
-    return buffer.getvalue()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, tuple[bytes, int | None]] = {}
-
-    def do_GET(self):  # noqa: N802 (http.server API)
-        if self.path not in self.files:
-            self.send_error(404, "Not Found")
-            return
-        body, claimed = self.files[self.path]
-        self.send_response(200)
-        self.send_header("Content-Length", str(claimed if claimed is not None else len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
+from tests.http_files import BTS_ROWS, bts_zip, serve_files
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    _Handler.files = {
-        "/bts/2015_1.zip": (_bts_zip(BTS_ROWS), None),
+    with serve_files({
+        "/bts/2015_1.zip": (bts_zip(BTS_ROWS), None),
         "/bts/2015_2.zip": (b"this is not a zip archive", None),
-        "/bts/2015_3.zip": (_bts_zip(BTS_ROWS)[:40], 5000),          # connection closes early
-        "/bts/2015_4.zip": (_bts_zip(BTS_ROWS.iloc[0:0]), None),      # a CSV with no rows
+        "/bts/2015_3.zip": (bts_zip(BTS_ROWS)[:40], 5000),          # connection closes early
+        "/bts/2015_4.zip": (bts_zip(BTS_ROWS.iloc[0:0]), None),      # a CSV with no rows
         "/agile/simple_flight_delay_features.jsonl.bz2": (bz2.compress(
             b'{"FlightDate":"2015-01-05","Carrier":"AA","FlightNum":"7","Origin":"JFK","Dest":"LAX",'
             b'"CRSDepTime":"2015-01-05T14:30:00.000-05:00","DepDelay":5.0,"ArrDelay":1.0,"Distance":2475.0}\n'), None),
-    }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    }) as url:
+        yield url
 
 
 def test_fetch_and_read_bts_zip(server, tmp_path):
     size, sha = sources.fetch(f"{server}/bts/2015_1.zip", tmp_path / "a.zip")
-    assert size == len(_bts_zip(BTS_ROWS)) and len(sha) == 64
+    assert size == len(bts_zip(BTS_ROWS)) and len(sha) == 64
     canonical = sources.to_canonical_bts(sources.read_bts_zip(tmp_path / "a.zip"))
     assert list(canonical.columns) == sources.CANONICAL
     assert canonical.iloc[1]["CRSDepTime"] == pd.Timestamp("2015-01-03 17:30")
