@@ -10,7 +10,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -60,7 +59,7 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW__CORE__FERNET_KEY": fernet_key(s),
+        "AIRFLOW__CORE__FERNET_KEY": s.secret("airflow_fernet_key", fernet=True),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json.generated"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{s.port('AIRFLOW_PORT')}/execution/",
@@ -73,24 +72,9 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": "8794",
-        "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "GUNICORN_CMD_ARGS": "",
     })
     return env
-
-
-def fernet_key(s: Settings) -> str:
-    path = s.state / "secrets" / "airflow_fernet_key"
-    if not path.exists():
-        import base64
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
 
 
 # --- configuration files ---------------------------------------------------------------------

@@ -195,7 +195,7 @@ def services(s: Settings) -> list[Service]:
         Service(
             name="kafka",
             command=[
-                java17, f"-Xms256m", f"-Xmx{v['KAFKA_HEAP']}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+                java17, "-Xms256m", f"-Xmx{v['KAFKA_HEAP']}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
                 "-XX:InitiatingHeapOccupancyPercent=35", "-Djava.awt.headless=true",
                 f"-Dlog4j2.configurationFile={conf}/kafka/log4j2.properties",
                 f"-Dkafka.logs.dir={logs}", "-cp", f"{jars}/kafka/*", "kafka.Kafka",

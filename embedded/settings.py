@@ -5,6 +5,7 @@ Every value can be overridden from the environment or from the git-ignored `.env
 """
 from __future__ import annotations
 
+import base64
 import glob
 import os
 import secrets
@@ -109,12 +110,14 @@ class Settings:
         """Local jars of Spark's Kafka connector, fetched by Maven (never by Ivy)."""
         return sorted(glob.glob(str(self.jars / "spark-kafka" / "*.jar")))
 
-    def secret(self, name: str) -> str:
-        """A generated secret kept in the state folder (created on first use, never in git)."""
+    def secret(self, name: str, fernet: bool = False) -> str:
+        """A generated secret kept in the state folder (created on first use, never in git).
+        `fernet`: 32 random bytes in padded url-safe base64, the form Fernet keys need."""
         path = self.state / "secrets" / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(32))
+            value = base64.urlsafe_b64encode(os.urandom(32)).decode() if fernet else secrets.token_urlsafe(32)
+            path.write_text(value)
             path.chmod(0o600)
         return path.read_text().strip()
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from flightdelay import sources
-from flightdelay.sources import DownloadError, Manifest
+from flightdelay.sources import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,9 @@ VALIDATED = "/data/validated/flights"
 QUARANTINE = "/data/quarantine/flights"
 REFERENCE = "/data/reference"
 FEATURES = "/data/features/flights"
+# Bump when validation or the canonical mapping changes: partitions validated by an older
+# version are validated again even if their raw bytes did not change.
+VALIDATION_VERSION = 2
 
 
 def partition(zone: str, source: str, month: str) -> str:
@@ -216,9 +219,9 @@ def validate_partition(client: Any, source: str, month: str, max_bad_fraction: f
     if manifest is None:
         raise ValidationError(f"{raw} has no manifest; run download_flights first")
     done = _read_json(client, f"{partition(VALIDATED, source, month)}/_report.json")
-    if done and done.get("sha256") == manifest["sha256"]:
+    if done and done.get("sha256") == manifest["sha256"] and done.get("version") == VALIDATION_VERSION:
         log.info("%s %s: already validated from the same raw data, not rewritten", source, month)
-        report = ValidationReport(**{k: v for k, v in done.items() if k != "sha256"})
+        report = ValidationReport(**{k: v for k, v in done.items() if k not in ("sha256", "version")})
         _check_bad_fraction(report, max_bad_fraction)
         return report
     with client.read(f"{raw}/{manifest['file']}") as reader:
@@ -234,5 +237,6 @@ def validate_partition(client: Any, source: str, month: str, max_bad_fraction: f
     client.write(f"{partition(QUARANTINE, source, month)}/part-0.parquet", data=_parquet_bytes(bad), overwrite=True)
     client.write(f"{partition(VALIDATED, source, month)}/part-0.parquet", data=_parquet_bytes(valid), overwrite=True)
     client.write(f"{partition(VALIDATED, source, month)}/_report.json",
-                 data=json.dumps(dict(asdict(report), sha256=manifest["sha256"])), overwrite=True, encoding="utf-8")
+                 data=json.dumps(dict(asdict(report), sha256=manifest["sha256"], version=VALIDATION_VERSION)),
+                 overwrite=True, encoding="utf-8")
     return report

