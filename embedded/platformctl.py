@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import string
@@ -121,8 +122,6 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries
 
 def _quote(part: str) -> str:
     # supervisord splits command= with shlex; '%' must be doubled for its own expansion.
-    import shlex
-
     return shlex.quote(part).replace("%", "%%")
 
 
@@ -415,14 +414,8 @@ def print_env(s: Settings) -> int:
     env = environment(s)
     for key in sorted(env):
         if key.startswith(("AIRFLOW", "FLIGHTDELAY", "MLFLOW", "HADOOP", "JAVA_HOME", "PYTHONPATH", "SPARK", "PYSPARK", "PATH", "HDFS_URL")):
-            print(f"export {key}={_shell(env[key])}")
+            print(f"export {key}={shlex.quote(env[key])}")
     return 0
-
-
-def _shell(value: str) -> str:
-    import shlex
-
-    return shlex.quote(value)
 
 
 def main(argv: list[str] | None = None) -> int:
