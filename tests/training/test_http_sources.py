@@ -49,3 +49,29 @@ def test_missing_month_fails_with_the_url(platform, bts_server):
     hdfs = InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
     with pytest.raises(sources.DownloadError, match=r"2015_3\.zip: HTTP 404"):
         lake.download(hdfs, "bts", ["2015-03"], platform.data / "downloads", bts_url_template=f"{bts_server}/bts/{{year}}_{{month}}.zip")
+
+
+def test_agile_file_is_split_into_month_partitions(platform):
+    """The Agile Data Science file (one bz2 JSONL for the whole year) lands as one partition per month."""
+    import bz2
+
+    from dags.download_flights import download_flights_dag
+
+    records = [
+        {"FlightDate": f"2015-0{m}-0{d}", "Carrier": "AA", "FlightNum": f"{m}{d}", "Origin": "JFK", "Dest": "LAX",
+         "CRSDepTime": f"2015-0{m}-0{d}T14:30:00.000-05:00", "DepDelay": 5.0, "ArrDelay": 1.0, "Distance": 2475.0}
+        for m in (1, 2) for d in (1, 2, 3)
+    ]
+    body = bz2.compress("\n".join(json.dumps(r) for r in records).encode())
+    hdfs = InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
+    for month in ("2015-01", "2015-02"):
+        hdfs.delete(lake.partition(lake.RAW, "agile", month), recursive=True)
+    with serve_files({"/agile/simple_flight_delay_features.jsonl.bz2": (body, None)}) as url:
+        run_dag(download_flights_dag, source="agile", start_month="2015-01", end_month="2015-02",
+                agile_base_url=f"{url}/agile")
+    for month in ("2015-01", "2015-02"):
+        with hdfs.read(f"{lake.partition(lake.RAW, 'agile', month)}/_manifest.json", encoding="utf-8") as reader:
+            manifest = json.load(reader)
+        assert manifest["rows"] == 3 and manifest["url"].endswith("/agile/simple_flight_delay_features.jsonl.bz2")
+    report = lake.validate_partition(hdfs, "agile", "2015-02", max_bad_fraction=0.0)
+    assert (report.rows, report.valid) == (3, 3)
