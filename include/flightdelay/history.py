@@ -1,9 +1,11 @@
-"""Route and carrier history as a pipeline stage: how many minutes flights on a route (and of a
-carrier) make up or lose between departure and arrival, learned from training rows only.
+"""Route, carrier and time-of-day history as a pipeline stage: how many minutes flights make up
+or lose between departure and arrival ("slack"), learned from training rows only, per route,
+carrier, carrier and route, origin and hour, destination and hour, carrier and hour.
 
 SlackEncoder.fit reads ArrDelay - DepDelay of the training rows; the fitted SlackModel needs only
-Route and Carrier, so it serves requests (no ArrDelay) exactly as it scored the hold-out.
-Means are smoothed toward the global mean (weight `smoothing` rows) so rare routes stay sane.
+the keys (Route, Carrier, Origin, Dest, DepHour), so it serves requests (no ArrDelay) exactly as
+it scored the hold-out. Means are smoothed toward the global mean (weight `smoothing` rows) so
+rare keys stay sane; unknown keys get the global mean.
 """
 from __future__ import annotations
 
@@ -26,8 +28,24 @@ class _SlackParams(Params):
         self._setDefault(smoothing=50.0)
 
 
+# output column -> the columns whose values form the key
+KEYS = {
+    "RouteSlack": ["Route"],
+    "CarrierSlack": ["Carrier"],
+    "CarrierRouteSlack": ["Carrier", "Route"],
+    "OriginHourSlack": ["Origin", "DepHour"],
+    "DestHourSlack": ["Dest", "DepHour"],
+    "CarrierHourSlack": ["Carrier", "DepHour"],
+}
+OUTPUT_COLUMNS = [*KEYS, "ExpectedArrDelay"]
+
+
+def _key(columns: list[str]):
+    return F.concat_ws("|", *[F.col(c).cast("string") for c in columns])
+
+
 class SlackModel(Model, _SlackParams, DefaultParamsReadable, DefaultParamsWritable):
-    """Adds RouteSlack, CarrierSlack and ExpectedArrDelay = DepDelay + RouteSlack."""
+    """Adds one column per KEYS entry and ExpectedArrDelay = DepDelay + CarrierRouteSlack."""
 
     tables = Param(Params._dummy(), "tables", "JSON: global mean and per-route/per-carrier means",
                    typeConverter=TypeConverters.toString)
@@ -41,15 +59,15 @@ class SlackModel(Model, _SlackParams, DefaultParamsReadable, DefaultParamsWritab
         tables = json.loads(self.getOrDefault(self.tables))
         default = float(tables["global"])
 
-        def lookup(column: str, mapping: dict[str, float]):
+        def lookup(columns: list[str], mapping: dict[str, float]):
             if not mapping:
                 return F.lit(default)
             literal = F.create_map(*[x for k, v in mapping.items() for x in (F.lit(k), F.lit(float(v)))])
-            return F.coalesce(literal[F.col(column)], F.lit(default))
+            return F.coalesce(literal[_key(columns)], F.lit(default))
 
-        return (dataset.withColumn("RouteSlack", lookup("Route", tables["route"]))
-                .withColumn("CarrierSlack", lookup("Carrier", tables["carrier"]))
-                .withColumn("ExpectedArrDelay", F.col("DepDelay") + F.col("RouteSlack")))
+        for output, columns in KEYS.items():
+            dataset = dataset.withColumn(output, lookup(columns, tables[output]))
+        return dataset.withColumn("ExpectedArrDelay", F.col("DepDelay") + F.col("CarrierRouteSlack"))
 
 
 class SlackEncoder(Estimator, _SlackParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -61,12 +79,17 @@ class SlackEncoder(Estimator, _SlackParams, DefaultParamsReadable, DefaultParams
     def _fit(self, dataset: DataFrame) -> SlackModel:
         smoothing = self.getOrDefault(self.smoothing)
         slack = dataset.where("ArrDelay IS NOT NULL AND DepDelay IS NOT NULL").select(
-            "Route", "Carrier", (F.col("ArrDelay") - F.col("DepDelay")).alias("slack"))
-        global_mean = float(slack.agg(F.avg("slack")).first()[0] or 0.0)
-
-        def smoothed(key: str) -> dict[str, float]:
-            rows = slack.groupBy(key).agg(F.sum("slack").alias("s"), F.count("*").alias("n")).collect()
-            return {r[key]: (r["s"] + smoothing * global_mean) / (r["n"] + smoothing) for r in rows}
-
-        tables = {"global": global_mean, "route": smoothed("Route"), "carrier": smoothed("Carrier")}
+            *[_key(columns).alias(output) for output, columns in KEYS.items()],
+            (F.col("ArrDelay") - F.col("DepDelay")).alias("slack"))
+        # All tables in one pass: one row per (table, key) with the sum and count of slack.
+        entries = F.explode(F.array(*[F.struct(F.lit(output).alias("table"), F.col(output).alias("key"))
+                                      for output in KEYS]))
+        rows = (slack.select(entries.alias("e"), "slack")
+                .groupBy("e.table", "e.key").agg(F.sum("slack").alias("s"), F.count("*").alias("n")).collect())
+        total_sum = sum(r["s"] for r in rows if r["table"] == "RouteSlack")
+        total_n = sum(r["n"] for r in rows if r["table"] == "RouteSlack")
+        global_mean = total_sum / total_n if total_n else 0.0
+        tables: dict = {"global": global_mean, **{output: {} for output in KEYS}}
+        for r in rows:
+            tables[r["table"]][r["key"]] = (r["s"] + smoothing * global_mean) / (r["n"] + smoothing)
         return SlackModel(tables=json.dumps(tables), smoothing=smoothing)

@@ -10,11 +10,16 @@ from typing import TYPE_CHECKING
 
 from flightdelay.features import CATEGORICAL, DERIVE_SQL, IMPROVED_NUMERIC, LABEL_NAMES, SEED_NUMERIC
 
+# The columns SlackEncoder adds (flightdelay.history.OUTPUT_COLUMNS); listed here so that
+# importing this module does not import pyspark.
+HISTORY_COLUMNS = ["RouteSlack", "CarrierSlack", "CarrierRouteSlack", "OriginHourSlack", "DestHourSlack",
+                   "CarrierHourSlack", "ExpectedArrDelay"]
+
 if TYPE_CHECKING:
     from pyspark.ml import Pipeline
     from pyspark.sql import DataFrame
 
-FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + ["RouteSlack", "CarrierSlack", "ExpectedArrDelay"]}
+FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
                                     maxDepth=params.max_depth, maxBins=params.max_bins, seed=params.seed)
     if params.balance_classes:
         forest.setWeightCol("class_weight")
-    return Pipeline(stages=[SQLTransformer(statement=DERIVE_SQL), *history, *indexers, assembler, forest])
+    # History after the indexers: their fits then do not recompute the history lookups.
+    return Pipeline(stages=[SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
 
 
 def with_class_weights(train: "DataFrame") -> "DataFrame":

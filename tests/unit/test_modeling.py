@@ -39,13 +39,23 @@ def test_time_split_holds_out_the_latest_months(local_spark):
 def test_slack_encoder_learns_from_training_rows_only(local_spark):
     from flightdelay.history import SlackEncoder
 
+    columns = "Route STRING, Carrier STRING, Origin STRING, Dest STRING, DepHour DOUBLE, DepDelay DOUBLE"
     train = local_spark.createDataFrame(
-        [("JFK-LAX", "AA", 10.0, 0.0), ("JFK-LAX", "AA", 10.0, -20.0), ("JFK-ORD", "UA", 0.0, 10.0)],
-        "Route STRING, Carrier STRING, DepDelay DOUBLE, ArrDelay DOUBLE")
+        [("JFK-LAX", "AA", "JFK", "LAX", 8.0, 10.0, 0.0), ("JFK-LAX", "AA", "JFK", "LAX", 9.0, 10.0, -20.0),
+         ("JFK-ORD", "UA", "JFK", "ORD", 8.0, 0.0, 10.0)], f"{columns}, ArrDelay DOUBLE")
     model = SlackEncoder(smoothing=0.0).fit(train)
-    serve = local_spark.createDataFrame([("JFK-LAX", "AA", 30.0), ("SFO-BOS", "ZZ", 5.0)],
-                                        "Route STRING, Carrier STRING, DepDelay DOUBLE")
+    serve = local_spark.createDataFrame([("JFK-LAX", "AA", "JFK", "LAX", 8.0, 30.0),
+                                         ("SFO-BOS", "ZZ", "SFO", "BOS", 8.0, 5.0)], columns)
     rows = {r.Route: r for r in model.transform(serve).collect()}
     assert rows["JFK-LAX"].RouteSlack == pytest.approx(-20.0)      # mean of -10 and -30
     assert rows["JFK-LAX"].ExpectedArrDelay == pytest.approx(10.0)
     assert rows["SFO-BOS"].RouteSlack == pytest.approx(-10.0)      # unknown route: global mean
+    assert rows["JFK-LAX"].OriginHourSlack == pytest.approx(0.0)   # JFK at 8h: -10 and +10
+    assert rows["SFO-BOS"].CarrierRouteSlack == pytest.approx(-10.0)
+
+
+def test_history_columns_match_the_encoder():
+    from flightdelay.history import OUTPUT_COLUMNS
+    from flightdelay.modeling import HISTORY_COLUMNS
+
+    assert HISTORY_COLUMNS == OUTPUT_COLUMNS
