@@ -36,6 +36,31 @@ def platform(settings):
 
 
 @pytest.fixture(scope="session")
+def webhdfs(platform):
+    """WebHDFS client of the running NameNode (user spark)."""
+    from hdfs import InsecureClient
+
+    return InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
+
+
+@pytest.fixture(scope="session")
+def airflow_api(platform):
+    """A requests session authenticated to the Airflow API as admin; `.base` is its URL."""
+    import json
+
+    import requests
+
+    base = f"http://127.0.0.1:{platform.port('AIRFLOW_PORT')}"
+    password = json.loads((platform.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+    response = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
+    assert response.status_code in (200, 201), response.text
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+    session.base = base
+    return session
+
+
+@pytest.fixture(scope="session")
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT

