@@ -1,14 +1,66 @@
 """Flask web app of the flight-delay platform (flaskr shape: `create_app` + blueprints).
 
-Served by gunicorn on 127.0.0.1:5001 under `make run`; this is the placeholder the platform
-supervises until the prediction form lands.
+Served by gunicorn (threads; WebSockets through flask-sock) on 127.0.0.1:5001 under `make run`.
+Config: defaults here, then FLIGHTDELAY_* environment variables (FLIGHTDELAY_KAFKA_BOOTSTRAP_SERVERS
+-> KAFKA_BOOTSTRAP_SERVERS, ...), then `test_config`.
 """
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, jsonify, render_template, request
+from flask_sock import Sock
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from flightdelay.config import NAMES
+
+
+class Services:
+    """Kafka, MongoDB and the reference tables, created on first use (one of each per process)."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._router = self._producer = self._mongo = self._reference = None
+
+    def router(self):
+        with self._lock:
+            if self._router is None:
+                from webapp.kafka_bridge import ResponseRouter
+
+                self._router = ResponseRouter(self.config["KAFKA_BOOTSTRAP_SERVERS"], NAMES.response_topic).start()
+            return self._router
+
+    def producer(self):
+        with self._lock:
+            if self._producer is None:
+                from webapp.kafka_bridge import RequestProducer
+
+                self._producer = RequestProducer(self.config["KAFKA_BOOTSTRAP_SERVERS"], NAMES.request_topic)
+            return self._producer
+
+    def mongo_collection(self):
+        with self._lock:
+            if self._mongo is None:
+                from pymongo import MongoClient
+
+                self._mongo = MongoClient(self.config["MONGO_URI"], serverSelectionTimeoutMS=5000)
+            return self._mongo[NAMES.mongo_database][NAMES.mongo_collection]
+
+    def reference(self):
+        if self.config.get("KNOWN_AIRPORTS") is not None:  # given in config (tests, air-gapped demos)
+            from types import SimpleNamespace
+
+            return SimpleNamespace(airports=dict(self.config["KNOWN_AIRPORTS"]),
+                                   carriers=dict(self.config["KNOWN_CARRIERS"]))
+        with self._lock:
+            if self._reference is None:
+                from webapp.reference import Reference
+
+                self._reference = Reference(self.config["WEBHDFS_URL"])
+        return self._reference.load()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -17,13 +69,49 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("FLIGHTDELAY_WEBAPP_SECRET_KEY") or os.urandom(32),
         MAX_CONTENT_LENGTH=16 * 1024,
+        KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}",
+        MONGO_URI=f"mongodb://127.0.0.1:{os.environ.get('MONGO_PORT', '27017')}",
+        WEBHDFS_URL=f"http://127.0.0.1:{os.environ.get('HDFS_HTTP_PORT', '9870')}",
+        PREDICTION_TIMEOUT_SECONDS=15,
+        WEBSOCKET_IDLE_SECONDS=600,
+        START_ROUTER=True,  # start the response consumer with the app (so it is ready before a page)
+        KNOWN_AIRPORTS=None,
+        KNOWN_CARRIERS=None,
     )
     app.config.from_prefixed_env("FLIGHTDELAY")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    app.extensions["flightdelay"] = Services(app.config)
 
-    from webapp import health, pages
+    from webapp import api, health, pages
 
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    Sock(app).route("/ws/predictions")(api.websocket_predictions)
+    register_error_handlers(app)
+    if app.config["START_ROUTER"] and not app.testing:
+        app.extensions["flightdelay"].router()
     return app
+
+
+def register_error_handlers(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        return jsonify(errors={"body": f"is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"}), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if wants_json():
+            return jsonify(error=exc.name, status=exc.code), exc.code
+        return render_template("error.html", code=exc.code, name=exc.name), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s", request.path)
+        if wants_json():
+            return jsonify(error="internal error"), 500
+        return render_template("error.html", code=500, name="Internal error"), 500

@@ -1,11 +1,20 @@
-"""Pages of the web app."""
+"""The prediction form (the product's only user entry point)."""
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+
+from flightdelay import contract
+from flightdelay.features import LABEL_NAMES
 
 bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
 def index():
-    return render_template("index.html")
+    from webapp.api import services
+
+    reference = services().reference()
+    airports = sorted(reference.airports.items()) if reference else []
+    carriers = sorted(reference.carriers.items()) if reference else []
+    return render_template("index.html", airports=airports, carriers=carriers, labels=LABEL_NAMES,
+                           delay_min=contract.DEP_DELAY_RANGE[0], delay_max=contract.DEP_DELAY_RANGE[1])

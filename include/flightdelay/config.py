@@ -48,6 +48,12 @@ def state_dir() -> Path:
     return Path(_env("FLIGHTDELAY_STATE_DIR", str(Path(__file__).resolve().parents[2] / ".state")))
 
 
+def stream_checkpoint_root() -> str:
+    """Where the streaming job keeps its checkpoints: the state folder embedded (fast local
+    commits), an HDFS folder in docker-compose (set STREAM_CHECKPOINT_ROOT)."""
+    return _env("STREAM_CHECKPOINT_ROOT", f"file://{state_dir() / 'data' / 'checkpoints' / 'prediction_stream'}")
+
+
 def spark_jars() -> list[str]:
     """Local jar paths of Spark's Kafka connector (fetched by Maven at install time)."""
     return [j for j in _env("FLIGHTDELAY_SPARK_JARS", "").split(",") if j]

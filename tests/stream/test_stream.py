@@ -1,0 +1,226 @@
+"""The streaming job on the running platform, owned by the prediction_stream DAG: every request
+answered exactly once in every sink, bad messages in the dead-letter topic, the served prediction
+equal to the offline model, a promotion served without a restart, a killed job resubmitted
+without losing or duplicating a request."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from flightdelay.config import NAMES
+from tests.stream.conftest import flight, stream_drivers, task_tries, wait_until
+
+N = 40
+
+
+@pytest.fixture(scope="module")
+def mongo(platform):
+    from pymongo import MongoClient
+
+    client = MongoClient(f"mongodb://127.0.0.1:{platform.port('MONGO_PORT')}")
+    yield client[NAMES.mongo_database][NAMES.mongo_collection]
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cassandra(platform):
+    from cassandra.cluster import Cluster
+
+    cluster = Cluster(["127.0.0.1"], port=platform.port("CASSANDRA_PORT"))
+    yield cluster.connect(NAMES.cassandra_keyspace)
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def spark(platform):
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[1]").appName("stream-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def mongo_counts(mongo, uuids: list[str]) -> Counter:
+    return Counter(d["UUID"] for d in mongo.find({"UUID": {"$in": uuids}}, {"UUID": 1}))
+
+
+def cassandra_counts(cassandra, uuids: list[str]) -> Counter:
+    from cassandra.query import ValueSequence
+
+    rows = cassandra.execute("SELECT uuid FROM flight_delay_ml_response WHERE uuid IN %s", (ValueSequence(uuids),))
+    return Counter(r.uuid for r in rows)
+
+
+def parquet_counts(spark, uuids: list[str]) -> Counter:
+    from pyspark.sql import functions as F
+
+    path = f"{os.environ['HDFS_URL']}{NAMES.hdfs_prediction_dir}"
+    rows = spark.read.parquet(path).where(F.col("UUID").isin(uuids)).select("UUID").collect()
+    return Counter(r.UUID for r in rows)
+
+
+def nifi_counts(settings, uuids: list[str]) -> Counter:
+    wanted = set(uuids)
+    counts: Counter = Counter()
+    for path in Path(settings.data / "nifi-out").glob("*.txt"):
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict) and record.get("UUID") in wanted:
+                counts[record["UUID"]] += 1
+    return counts
+
+
+def exactly_once(count: Callable, uuids: list[str], timeout: float, sink: str) -> None:
+    """Wait until every UUID is in `sink`, then check none is there twice."""
+    def complete() -> Counter | None:
+        counts = count(uuids)
+        return counts if set(counts) == set(uuids) else None
+
+    counts = wait_until(complete, timeout, f"all {len(uuids)} predictions in {sink}", interval=2)
+    duplicated = {u: n for u, n in counts.items() if n != 1}
+    assert not duplicated, f"{sink}: predictions stored more than once: {duplicated}"
+
+
+def test_every_request_reaches_every_sink_exactly_once(stream, kafka, mongo, cassandra, spark, settings):
+    requests = [flight(DepDelay=float(i * 5 - 20), Origin=("EWR", "JFK", "LGA")[i % 3], Dest=("ORD", "ATL")[i % 2])
+                for i in range(N)]
+    uuids = [r["UUID"] for r in requests]
+    kafka.send(requests)
+
+    responses = kafka.responses(uuids)
+    assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
+    for request in requests:
+        response = responses[request["UUID"]][0]
+        assert {k: response[k] for k in ("Origin", "Dest", "Carrier", "FlightDate")} == \
+            {k: request[k] for k in ("Origin", "Dest", "Carrier", "FlightDate")}
+        assert response["DepDelay"] == request["DepDelay"]
+        assert response["Prediction"] in (0, 1, 2, 3)
+        assert len(response["Probabilities"]) == 4 and abs(sum(response["Probabilities"]) - 1) < 1e-3
+        assert response["ModelName"] == stream["model_name"] and response["ModelVersion"] == "1"
+        assert response["ReceivedAt"] <= response["PredictedAt"]
+
+    exactly_once(lambda u: mongo_counts(mongo, u), uuids, 120, "MongoDB")
+    exactly_once(lambda u: cassandra_counts(cassandra, u), uuids, 120, "Cassandra")
+    exactly_once(lambda u: parquet_counts(spark, u), uuids, 180, "HDFS parquet")
+    exactly_once(lambda u: nifi_counts(settings, u), uuids, 120, "NiFi .txt files")
+    stored = mongo.find_one({"UUID": uuids[0]}, {"_id": 0})
+    assert stored == responses[uuids[0]][0]
+
+
+def test_malformed_messages_go_to_the_dead_letter_topic_and_the_stream_keeps_running(stream, kafka):
+    before, after = flight(), flight()
+    bad = {
+        "not json": "{this is not json " + before["UUID"],
+        "missing Dest": json.dumps({k: v for k, v in flight().items() if k != "Dest"}),
+        "DepDelay not a number": json.dumps(flight(DepDelay="soon")),
+        "bad date": json.dumps(flight(FlightDate="2013-02-30")),
+        "no UUID": json.dumps({k: v for k, v in flight().items() if k != "UUID"}),
+    }
+    kafka.send([before, *bad.values(), after])
+
+    letters = kafka.dead_letters(list(bad.values()))
+    reasons = {name: letters[original][0]["reason"] for name, original in bad.items()}
+    assert "is not JSON" in reasons["not json"]
+    assert "Dest: is required" in reasons["missing Dest"]
+    assert "DepDelay: must be a number" in reasons["DepDelay not a number"]
+    assert "FlightDate: must be a date" in reasons["bad date"]
+    assert "UUID: must be a UUID" in reasons["no UUID"]
+    for original, records in letters.items():
+        assert records[0]["original"] == original and records[0]["source"]["topic"] == NAMES.request_topic
+    kafka.responses([before["UUID"], after["UUID"]])
+
+
+def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
+    import mlflow
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    from flightdelay import lake
+    from flightdelay.features import canonical_from_request
+
+    requests = [flight(Origin="EWR", Dest="SFO", Carrier="UA", DepDelay=-5.0, CRSDepTime="06:15"),
+                flight(Origin="LGA", Dest="ORD", Carrier="AA", DepDelay=95.0, FlightDate="2013-01-31",
+                       CRSDepTime="18:40"),
+                flight(Origin="JFK", Dest="BOS", Carrier="B6", DepDelay=0.0, CRSDepTime=None, FlightNum=None)]
+    kafka.send(requests)
+    responses = kafka.responses([r["UUID"] for r in requests])
+
+    model = mlflow.spark.load_model(f"models:/{stream['model_name']}/1")
+    airports = spark.read.csv(f"{os.environ['HDFS_URL']}{lake.AIRPORTS}", header=True, inferSchema=True)
+    frame = spark.createDataFrame(requests, "UUID string, Origin string, Dest string, Carrier string, "
+                                            "FlightDate string, DepDelay double, FlightNum string, CRSDepTime string")
+    offline = {r.UUID: r for r in model.transform(canonical_from_request(frame, airports)).select(
+        "UUID", "Distance", F.col("prediction").cast("int").alias("prediction"),
+        vector_to_array("probability").alias("probability")).collect()}
+    for request in requests:
+        served, expected = responses[request["UUID"]][0], offline[request["UUID"]]
+        assert served["Prediction"] == expected.prediction
+        assert served["Distance"] == expected.Distance
+        assert served["Probabilities"] == pytest.approx(list(expected.probability), abs=1e-6)
+
+
+def test_a_promotion_is_served_without_restarting_the_job(stream, kafka):
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    name = stream["model_name"]
+    first = client.get_model_version(name, "1")
+    drivers_before = {p.pid for p in stream_drivers()}
+    second = client.create_model_version(name, first.source, run_id=first.run_id, description="test promotion")
+    wait_until(lambda: client.get_model_version(name, second.version).status == "READY", 60, "version 2 ready")
+
+    sent: list[str] = []
+    promoted_at = None
+    versions: dict[str, str] = {}
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        request = flight(DepDelay=float(len(sent) % 60))
+        kafka.send([request])
+        sent.append(request["UUID"])
+        if promoted_at is None and len(sent) == 10:
+            client.set_registered_model_alias(name, "champion", second.version)
+            promoted_at = len(sent)
+        kafka.drain(0.3)
+        versions = {u: kafka.seen["responses"][u][0]["ModelVersion"] for u in sent if u in kafka.seen["responses"]}
+        if promoted_at and list(versions.values())[-5:] == [second.version] * 5:
+            break
+    responses = kafka.responses(sent)
+    assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
+    served = [responses[u][0]["ModelVersion"] for u in sent]
+    assert served[-1] == second.version, f"the new version was never served: {Counter(served)}"
+    assert served[:10] == ["1"] * 10
+    first_new = served.index(second.version)
+    assert served[first_new:] == [second.version] * (len(served) - first_new), f"versions went back: {served}"
+    assert {p.pid for p in stream_drivers()} == drivers_before, "the job was restarted"
+
+
+def test_a_killed_job_is_resubmitted_and_nothing_is_lost_or_duplicated(stream, kafka, mongo, airflow_api):
+    tries_before = task_tries(airflow_api, stream["run_id"])
+    first = [flight(DepDelay=float(i)) for i in range(20)]
+    kafka.send(first)
+    kafka.responses([r["UUID"] for r in first])
+    jvm = [p for p in stream_drivers() if "java" in p.name()]
+    assert jvm, "no streaming job JVM found"
+
+    during = [flight(DepDelay=float(i)) for i in range(30)]
+    kafka.send(during[:15])
+    jvm[0].send_signal(signal.SIGKILL)
+    kafka.send(during[15:])
+
+    wait_until(lambda: task_tries(airflow_api, stream["run_id"]) > tries_before, 180, "the task to be retried")
+    uuids = [r["UUID"] for r in first + during]
+    responses = kafka.responses(uuids, timeout=420)
+    assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
+    exactly_once(lambda u: mongo_counts(mongo, u), uuids, 120, "MongoDB")

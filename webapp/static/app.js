@@ -1,0 +1,128 @@
+// The prediction form: one WebSocket per page. The server reserves a UUID on the socket
+// ("ready") before the form can be submitted, the form POSTs with that UUID, and the socket
+// pushes this page's prediction only. All text is set with textContent (never parsed as HTML).
+(function () {
+  "use strict";
+  const FIELDS = ["Origin", "Dest", "Carrier", "FlightDate", "DepDelay", "CRSDepTime", "FlightNum"];
+  const form = document.getElementById("flight-form");
+  const button = document.getElementById("submit");
+  const result = document.getElementById("result");
+  const status = document.getElementById("status");
+  const chart = document.getElementById("chart");
+  const labels = JSON.parse(chart.dataset.labels);
+  let socket = null;
+  let reserved = null;
+  let startedAt = null;
+
+  function text(id, value) { document.getElementById(id).textContent = value; }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(scheme + "://" + location.host + "/ws/predictions");
+    socket.onmessage = function (event) {
+      const message = JSON.parse(event.data);
+      if (message.type === "ready") {
+        reserved = message.UUID;
+        button.disabled = false;
+      } else if (message.type === "prediction") {
+        show(message.prediction);
+      } else if (message.type === "timeout") {
+        status.textContent = message.message;
+        button.disabled = false;
+      }
+    };
+    socket.onclose = function () {
+      reserved = null;
+      button.disabled = true;
+      setTimeout(connect, 1000);
+    };
+  }
+
+  function clearErrors() {
+    FIELDS.concat(["form"]).forEach(function (field) {
+      text(field + "-error", "");
+      const input = document.getElementById(field);
+      if (input) input.classList.remove("invalid");
+    });
+  }
+
+  function showErrors(errors) {
+    Object.keys(errors).forEach(function (field) {
+      const slot = document.getElementById(field + "-error");
+      const input = document.getElementById(field);
+      if (slot && input) {
+        slot.textContent = errors[field];
+        input.classList.add("invalid");
+      } else {
+        text("form-error", field + ": " + errors[field]);
+      }
+    });
+  }
+
+  function show(prediction) {
+    const elapsed = Math.round(performance.now() - startedAt);
+    status.textContent = "";
+    text("band", prediction.PredictionLabel);
+    text("model", prediction.ModelName + " v" + prediction.ModelVersion);
+    text("elapsed", elapsed + " ms");
+    text("uuid", prediction.UUID);
+    chart.replaceChildren();
+    labels.forEach(function (label, i) {
+      const p = prediction.Probabilities[i] || 0;
+      const row = document.createElement("div");
+      row.className = "row" + (i === prediction.Prediction ? " chosen" : "");
+      const name = document.createElement("span");
+      name.textContent = label;
+      const bar = document.createElement("div");
+      bar.className = "bar";
+      bar.style.width = Math.round(p * 100) + "%";
+      const value = document.createElement("span");
+      value.textContent = Math.round(p * 100) + " %";
+      row.append(name, bar, value);
+      chart.append(row);
+    });
+    result.dataset.uuid = prediction.UUID;
+    result.dataset.state = "answered";
+    button.disabled = false;
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors();
+    const body = {};
+    FIELDS.forEach(function (field) {
+      const value = document.getElementById(field).value.trim();
+      if (value !== "") body[field] = value;
+    });
+    if (reserved) body.UUID = reserved;
+    button.disabled = true;
+    startedAt = performance.now();
+    let response;
+    try {
+      response = await fetch("/api/predictions", {
+        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+    } catch (err) {
+      text("form-error", "The server cannot be reached.");
+      button.disabled = false;
+      return;
+    }
+    const answer = await response.json().catch(function () { return {}; });
+    if (response.status === 202) {
+      result.hidden = false;
+      result.dataset.state = "waiting";
+      status.textContent = "Waiting for the prediction…";
+      text("band", "");
+      chart.replaceChildren();
+      socket.send(JSON.stringify({type: "submitted", UUID: answer.UUID}));
+    } else if (answer.errors) {
+      showErrors(answer.errors);
+      if (answer.errors.UUID && socket) socket.close();  // get a fresh reservation
+      button.disabled = false;
+    } else {
+      text("form-error", answer.error || ("The server answered " + response.status));
+      button.disabled = false;
+    }
+  });
+
+  connect();
+})();
