@@ -310,7 +310,7 @@ def services(s: Settings) -> list[Service]:
             name="webapp",
             command=[
                 str(bin_ / "gunicorn"), "--bind", f"127.0.0.1:{s.port('WEBAPP_PORT')}", "--workers", "1",
-                "--threads", "8", "--access-logfile", "-", "webapp:create_app()",
+                "--threads", "64", "--access-logfile", "-", "webapp:create_app()",
             ],
             ports={"WEBAPP_PORT": s.port("WEBAPP_PORT")},
             check=check_http(f"http://127.0.0.1:{s.port('WEBAPP_PORT')}/healthz"),

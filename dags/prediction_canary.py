@@ -1,0 +1,101 @@
+"""
+### prediction_canary
+End-to-end check of the serving path: sends one known request to `flight-delay-ml-request`
+and waits, with provider sensors where they exist, for its prediction in each sink: the Kafka
+response topic (AwaitMessageSensor), MongoDB (MongoSensor), Cassandra (CassandraRecordSensor),
+the HDFS parquet partition of the day (WebHdfsSensor, then the record itself), and a NiFi .txt
+file. Each sink is its own task, so a failure names the sink. Runs every 15 minutes when
+unpaused (the stream must be running: see prediction_stream).
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.providers.apache.cassandra.sensors.record import CassandraRecordSensor
+from airflow.providers.apache.hdfs.sensors.web_hdfs import WebHdfsSensor
+from airflow.providers.apache.kafka.sensors.kafka import AwaitMessageSensor
+from airflow.providers.mongo.sensors.mongo import MongoSensor
+from airflow.providers.standard.sensors.python import PythonSensor
+from airflow.sdk import dag, task
+
+from flightdelay.config import CASSANDRA_CONN_ID, KAFKA_CONN_ID, MONGO_CONN_ID, NAMES, WEBHDFS_CONN_ID, state_dir
+
+UUID = "{{ ti.xcom_pull(task_ids='send_canary')['UUID'] }}"
+PARTITION = NAMES.hdfs_prediction_dir + "/date={{ ti.xcom_pull(task_ids='send_canary')['ReceivedAt'][:10] }}"
+NIFI_OUTPUT = os.environ.get("NIFI_OUTPUT_DIR", str(state_dir() / "data" / "nifi-out"))
+SENSOR_ARGS = {"poke_interval": 5, "timeout": 300, "mode": "poke"}
+
+
+def hdfs_has(folder: str, uuid: str) -> bool:
+    from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
+
+    from flightdelay.canary import parquet_has
+
+    return parquet_has(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn(), folder, uuid)
+
+
+def nifi_has(folder: str, uuid: str) -> bool:
+    from flightdelay.canary import text_files_have
+
+    return text_files_have(folder, uuid)
+
+
+@dag(
+    dag_id="prediction_canary",
+    doc_md=__doc__,
+    schedule="*/15 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["streaming", "serving", "operations"],
+    default_args={"owner": "serving", "retries": 1, "retry_delay": timedelta(seconds=10)},
+)
+def prediction_canary():
+    @task
+    def send_canary() -> dict:
+        import json
+
+        from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
+
+        from flightdelay.canary import canary_request
+
+        request = canary_request()
+        producer = KafkaProducerHook(kafka_config_id=KAFKA_CONN_ID).get_producer()
+        producer.produce(NAMES.request_topic, key=request["UUID"], value=json.dumps(request))
+        if producer.flush(30):
+            raise RuntimeError("kafka: the canary request was not acknowledged")
+        print(f"canary request {request['UUID']} sent")
+        return request
+
+    sent = send_canary()
+    kafka_response = AwaitMessageSensor(
+        task_id="kafka_response_topic",
+        topics=[NAMES.response_topic],
+        apply_function="flightdelay.canary.matching_response",
+        apply_function_kwargs={"uuid": UUID},
+        kafka_config_id=KAFKA_CONN_ID,
+        poll_interval=1,
+        execution_timeout=timedelta(minutes=5),
+    )
+    mongodb = MongoSensor(task_id="mongodb", mongo_conn_id=MONGO_CONN_ID, mongo_db=NAMES.mongo_database,
+                          collection=NAMES.mongo_collection, query={"UUID": UUID}, **SENSOR_ARGS)
+    cassandra = CassandraRecordSensor(task_id="cassandra", cassandra_conn_id=CASSANDRA_CONN_ID,
+                                      table=f"{NAMES.cassandra_keyspace}.flight_delay_ml_response",
+                                      keys={"uuid": UUID}, **SENSOR_ARGS)
+    hdfs_partition = WebHdfsSensor(task_id="hdfs_partition", webhdfs_conn_id=WEBHDFS_CONN_ID, filepath=PARTITION,
+                                   **SENSOR_ARGS)
+    hdfs_record = PythonSensor(task_id="hdfs_parquet_record", python_callable=hdfs_has,
+                               op_kwargs={"folder": PARTITION, "uuid": UUID}, **SENSOR_ARGS)
+    nifi_file = PythonSensor(task_id="nifi_txt_file", python_callable=nifi_has,
+                             op_kwargs={"folder": NIFI_OUTPUT, "uuid": UUID}, **SENSOR_ARGS)
+
+    sent >> [kafka_response, mongodb, cassandra, hdfs_partition, nifi_file]
+    hdfs_partition >> hdfs_record
+
+
+prediction_canary_dag = prediction_canary()
+
+if __name__ == "__main__":
+    prediction_canary_dag.test()

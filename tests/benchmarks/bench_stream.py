@@ -1,0 +1,128 @@
+"""Benchmark of the prediction stream: request -> response latency through Kafka at several
+request rates, and the drain rate of a backlog (throughput with nothing lost).
+
+    make run   # then start the stream: trigger the prediction_stream DAG (a champion must exist)
+    .state/venv/bin/python tests/benchmarks/bench_stream.py [--rates 5,20,100,500] [--seconds 20] \
+        [--backlog 20000]
+
+Requests are produced at a steady rate for --seconds each; the latency of a request is the time
+from its produce call to its response arriving at a read_committed consumer. Then --backlog
+requests are produced as fast as possible and the time until all are answered gives the
+sustained predictions/s. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(REPO), str(REPO / "include")]
+
+FLIGHT = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 10.0,
+          "CRSDepTime": "08:30"}
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Client:
+    def __init__(self, bootstrap: str) -> None:
+        from confluent_kafka import Consumer, Producer, TopicPartition
+
+        from flightdelay.config import NAMES
+
+        self.names = NAMES
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "queue.buffering.max.messages": 1000000})
+        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                                  "isolation.level": "read_committed", "enable.auto.commit": False})
+        topic = NAMES.response_topic
+        partitions = self.consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        self.consumer.assign([TopicPartition(topic, p, self.consumer.get_watermark_offsets(
+            TopicPartition(topic, p), timeout=30)[1]) for p in partitions])
+        self.sent: dict[str, float] = {}
+        self.received: dict[str, float] = {}
+
+    def send(self, linger: bool = False) -> None:
+        request_id = str(uuid.uuid4())
+        self.sent[request_id] = time.perf_counter()
+        self.producer.produce(self.names.request_topic, key=request_id,
+                              value=json.dumps({**FLIGHT, "UUID": request_id}))
+        self.producer.poll(0)
+
+    def drain(self, seconds: float) -> None:
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            for message in self.consumer.consume(1000, 0.05):
+                if message.error():
+                    continue
+                request_id = json.loads(message.value()).get("UUID")
+                if request_id in self.sent and request_id not in self.received:
+                    self.received[request_id] = time.perf_counter()
+
+    def wait_all(self, ids: list[str], timeout: float) -> bool:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            self.drain(0.5)
+            if all(i in self.received for i in ids):
+                return True
+        return False
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--rates", default="5,20,100,500", help="requests per second, comma separated")
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--backlog", type=int, default=20000)
+    args = parser.parse_args()
+    client = Client(args.bootstrap)
+
+    client.send()
+    client.producer.flush(10)
+    if not client.wait_all(list(client.sent), 120):
+        print("no response within 120 s: is the stream running (prediction_stream DAG)?")
+        return 1
+    print(f"{'rate/s':>8} {'sent':>6} {'answered':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+    for rate in [float(r) for r in args.rates.split(",")]:
+        client.sent.clear()
+        client.received.clear()
+        started = time.perf_counter()
+        n = 0
+        while time.perf_counter() - started < args.seconds:
+            due = started + n / rate
+            while time.perf_counter() < due:
+                client.drain(min(0.01, max(0.0, due - time.perf_counter())))
+            client.send()
+            n += 1
+        client.producer.flush(30)
+        client.wait_all(list(client.sent), 120)
+        latencies = [1000 * (client.received[i] - client.sent[i]) for i in client.sent if i in client.received]
+        print(f"{rate:8.0f} {len(client.sent):6d} {len(latencies):8d} {percentile(latencies, 50):8.0f} "
+              f"{percentile(latencies, 95):8.0f} {percentile(latencies, 99):8.0f}", flush=True)
+
+    client.sent.clear()
+    client.received.clear()
+    started = time.perf_counter()
+    for _ in range(args.backlog):
+        client.send()
+    client.producer.flush(60)
+    produced = time.perf_counter() - started
+    complete = client.wait_all(list(client.sent), 900)
+    elapsed = max(client.received.values()) - started if client.received else float("nan")
+    print(f"backlog of {args.backlog} produced in {produced:.1f} s; answered {len(client.received)} "
+          f"({'all' if complete else 'NOT all'}) in {elapsed:.1f} s -> {len(client.received) / elapsed:.0f} predictions/s")
+    if client.received:
+        mean_latency = statistics.mean(client.received[i] - client.sent[i] for i in client.received)
+        print(f"  mean time in queue during the backlog: {mean_latency:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The canary DAG, run by the scheduler while the stream runs: its known request reaches every
+sink, each checked by its own sensor task."""
+from __future__ import annotations
+
+import time
+
+from tests.stream.conftest import wait_until
+
+DAG_ID = "prediction_canary"
+SINK_TASKS = {"kafka_response_topic", "mongodb", "cassandra", "hdfs_partition", "hdfs_parquet_record", "nifi_txt_file"}
+
+
+def test_canary_finds_its_prediction_in_every_sink(stream, airflow_api):
+    api = airflow_api
+    wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
+               f"{DAG_ID} to be listed")
+    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
+    try:
+        response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
+        assert response.status_code == 200, response.text
+        run_id = response.json()["dag_run_id"]
+        deadline = time.monotonic() + 600
+        state = "queued"
+        while time.monotonic() < deadline and state not in ("success", "failed"):
+            time.sleep(5)
+            state = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
+        tasks = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", timeout=30).json()
+        states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+        assert state == "success", f"canary run ended {state}: {states}"
+        assert SINK_TASKS <= set(states)
+    finally:
+        api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)

@@ -1,0 +1,86 @@
+"""The web app's validation and error handling with the Flask test client (no Kafka involved:
+every request here is refused before anything is produced)."""
+from __future__ import annotations
+
+import pytest
+
+from webapp import create_app
+
+VALID = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 10}
+
+
+@pytest.fixture()
+def client():
+    app = create_app({"TESTING": True, "KNOWN_AIRPORTS": {"JFK": "John F Kennedy Intl", "LAX": "Los Angeles Intl",
+                                                          "EWR": "Newark Liberty Intl"},
+                      "KNOWN_CARRIERS": {"AA": "American Airlines Inc.", "UA": "United Air Lines Inc."}})
+    return app.test_client()
+
+
+@pytest.mark.parametrize("change, field, why", [
+    ({"Origin": "ZZZ"}, "Origin", "unknown airport ZZZ"),
+    ({"Dest": "QQQ"}, "Dest", "unknown airport QQQ"),
+    ({"Dest": "JFK"}, "Dest", "must differ from Origin"),
+    ({"Carrier": "ZZ"}, "Carrier", "unknown carrier ZZ"),
+    ({"Carrier": None}, "Carrier", "is required"),
+    ({"FlightDate": "2013-13-01"}, "FlightDate", "must be a date"),
+    ({"DepDelay": "ten"}, "DepDelay", "must be a number"),
+    ({"DepDelay": -500}, "DepDelay", "between -120 and 2000"),
+    ({"CRSDepTime": "8h30"}, "CRSDepTime", "HH:MM"),
+])
+def test_bad_field_is_a_400_naming_it(client, change, field, why):
+    response = client.post("/api/predictions", json={**VALID, **change})
+    assert response.status_code == 400
+    assert why in response.json["errors"][field]
+
+
+def test_several_bad_fields_are_all_named(client):
+    response = client.post("/api/predictions", json={"Origin": "ZZZ", "Dest": "ZZZ", "DepDelay": "x"})
+    assert response.status_code == 400
+    assert set(response.json["errors"]) == {"Origin", "Dest", "Carrier", "FlightDate", "DepDelay"}
+
+
+def test_body_must_be_a_json_object_of_bounded_size(client):
+    assert client.post("/api/predictions", data="Origin=JFK").json["errors"]["body"].startswith("must be JSON")
+    assert client.post("/api/predictions", json=[1, 2]).json["errors"]["body"] == "must be a JSON object"
+    response = client.post("/api/predictions", data="{" + " " * 20000 + "}", content_type="application/json")
+    assert response.status_code == 400 and "larger than" in response.json["errors"]["body"]
+
+
+def test_unissued_uuid_is_refused(client):
+    response = client.post("/api/predictions", json={**VALID, "UUID": "5f0c8f3e-8a59-4b43-9d7e-2b8f5a1f7c11"})
+    assert response.status_code == 400 and "not issued" in response.json["errors"]["UUID"]
+
+
+def test_cross_site_post_is_refused(client):
+    response = client.post("/api/predictions", json=VALID, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+def test_lookup_by_malformed_uuid_is_a_400(client):
+    assert client.get("/api/predictions/not-a-uuid").status_code == 400
+
+
+def test_unknown_routes_are_404_not_500(client):
+    assert client.get("/api/nothing").status_code == 404 and client.get("/api/nothing").json["status"] == 404
+    page = client.get("/nothing")
+    assert page.status_code == 404 and b"Back to the prediction form" in page.data
+    assert client.get("/shutdown").status_code == 404 and client.post("/").status_code == 405
+
+
+def test_form_offers_known_codes_and_escapes_them(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    assert b'<option value="EWR">Newark Liberty Intl</option>' in page.data
+    assert b'id="DepDelay"' in page.data and b"app.js" in page.data
+    assert b"cdn" not in page.data.lower() and b"https://" not in page.data
+
+
+def test_user_text_is_escaped_in_pages():
+    app = create_app({"TESTING": True, "KNOWN_AIRPORTS": {"<S>": "<script>alert(1)</script>"}, "KNOWN_CARRIERS": {}})
+    page = app.test_client().get("/").data
+    assert b"<script>alert(1)</script>" not in page and b"&lt;script&gt;" in page
+
+
+def test_debug_is_off_by_default():
+    assert create_app({"START_ROUTER": False}).debug is False
