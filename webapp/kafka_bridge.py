@@ -29,7 +29,6 @@ class ResponseRouter:
         self._waiters: dict[str, list[queue.Queue]] = {}
         self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._reserved: OrderedDict[str, float] = OrderedDict()
-        self._ready = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="response-router", daemon=True)
 
@@ -40,10 +39,6 @@ class ResponseRouter:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-
-    def wait_ready(self, timeout: float) -> bool:
-        """True once the consumer has its partitions (predictions from then on are routed)."""
-        return self._ready.wait(timeout)
 
     # --- subscriptions ---------------------------------------------------------------------
     def reserve(self) -> str:
@@ -113,7 +108,7 @@ class ResponseRouter:
                 "isolation.level": "read_committed",
             })
             try:
-                consumer.subscribe([self.topic], on_assign=lambda c, partitions: self._ready.set())
+                consumer.subscribe([self.topic])
                 while not self._stop.is_set():
                     message = consumer.poll(0.5)
                     if message is None:
@@ -129,7 +124,6 @@ class ResponseRouter:
                         self.deliver(record)
             except Exception:  # keep routing: reconnect after a pause
                 log.exception("response consumer failed; reconnecting in 5 s")
-                self._ready.clear()
                 time.sleep(5)
             finally:
                 consumer.close()

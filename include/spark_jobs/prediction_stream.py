@@ -11,10 +11,12 @@ Cassandra and HDFS parquet. Three Structured Streaming queries in one applicatio
            partitioned by prediction date, on a longer trigger (no tiny file per request);
            Spark's file sink log makes it exactly-once.
 
-The model is the registered model's `champion` version, re-resolved at most every
---model-poll-seconds between micro-batches: a promotion is served from the next batch after it
-is seen, with no restart and nothing dropped. The job stops by itself after --lease-minutes
-(0: never) so the Airflow task that owns it is bounded; the next run resumes from the checkpoints.
+The model is the registered model's `champion` version, re-resolved every --model-poll-seconds.
+A new version is loaded while the old one keeps serving; then only the respond query (whose
+plan holds the model) is restarted from its checkpoint, about 1.5 s in which requests wait in
+Kafka: none is dropped or answered twice, and the application keeps running. The job stops by
+itself after --lease-minutes (0: never) so the Airflow task that owns it is bounded; the next
+run resumes from the checkpoints.
 
     spark-submit include/spark_jobs/prediction_stream.py --hdfs hdfs://127.0.0.1:9000 \
         --bootstrap-servers 127.0.0.1:9092 --model-name flight_delay_rf \
