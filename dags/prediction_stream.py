@@ -8,7 +8,9 @@ then submits the job with SparkSubmitOperator on connection spark_default for a 
 checkpoints, so no task blocks forever. If the job dies the task fails and is retried after
 30 s; runs are scheduled every 5 minutes with one active at a time, so a stopped stream is
 resubmitted within minutes. A promotion needs no run here: the job re-resolves the alias
-itself (`model_poll_seconds`) and swaps the model in place.
+itself (`model_poll_seconds`) and swaps the model in place. `respond_mode` picks how requests are
+answered: `microbatch` (default, exactly once) or `realtime` (Spark real-time mode: lower latency,
+at-least-once; see the README's speed figures).
 """
 from __future__ import annotations
 
@@ -56,6 +58,9 @@ def champion_exists(model_name: str) -> bool:
         "lease_minutes": Param(360, type="integer", minimum=1, maximum=MAX_LEASE_MINUTES, description="the job stops cleanly after this long"),
         "model_poll_seconds": Param(5, type="number", minimum=1),
         "archive_trigger": Param("30 seconds", type="string", description="trigger of the HDFS parquet query"),
+        "respond_mode": Param("microbatch", enum=["microbatch", "realtime"],
+                              description="microbatch: each request answered exactly once (Kafka transactions); "
+                                          "realtime: Spark real-time mode, lower latency, at-least-once answers"),
     },
 )
 def prediction_stream():
@@ -101,6 +106,7 @@ def prediction_stream():
             "--lease-minutes", "{{ params.lease_minutes }}",
             "--model-poll-seconds", "{{ params.model_poll_seconds }}",
             "--archive-trigger", "{{ params.archive_trigger }}",
+            "--respond-mode", "{{ params.respond_mode }}",
         ],
     )
 

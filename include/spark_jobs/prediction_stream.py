@@ -11,6 +11,13 @@ Cassandra and HDFS parquet. Three Structured Streaming queries in one applicatio
            partitioned by prediction date, on a longer trigger (no tiny file per request);
            Spark's file sink log makes it exactly-once.
 
+With --respond-mode realtime the respond query runs in Spark's real-time mode instead: long-running
+tasks answer each request as it arrives through the Kafka sink, validating it with the SQL
+statement of the contract (flightdelay.contract_sql; no Python UDF may run there). The Kafka sink
+is at-least-once, so a restart may answer a request twice (with the same prediction); the keyed
+sinks keep one record and the archive drops repeats of a UUID. Both modes share the respond
+checkpoint, so switching resumes where the other mode stopped.
+
 The model is the registered model's `champion` version, re-resolved every --model-poll-seconds.
 A new version is loaded while the old one keeps serving; then only the respond query (whose
 plan holds the model) is restarted from its checkpoint, about 1.5 s in which requests wait in
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -35,7 +43,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay import contract, lake, sinks
+from flightdelay import contract, contract_sql, lake, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
 
@@ -162,13 +170,14 @@ def parse_request(value: bytes | None):
         return {"error": json.dumps(exc.errors)}
 
 
-def scored_requests(source: DataFrame, model, version: str, airports: DataFrame) -> DataFrame:
+def scored_requests(source: DataFrame, model, version: str, airports: DataFrame, parser=None) -> DataFrame:
     """Kafka request rows -> the same rows with the parsed request `r`, Distance, prediction and
     probability. Bad rows are scored on placeholder values (the model needs well-formed input)
-    and their score is discarded: they go to the dead-letter topic."""
+    and their score is discarded: they go to the dead-letter topic. `parser`: the contract's
+    validator as a column function (default: the Python one, as a UDF)."""
     ok = F.col("r.error").isNull()
     parsed = source.select("value", "topic", "partition", "offset", "timestamp",
-                           parse_request("value").alias("r"))
+                           (parser or parse_request)(F.col("value")).alias("r"))
     parsed = parsed.withColumn("r", F.col("r").withField("ReceivedAt", F.coalesce(
         F.col("r.ReceivedAt"), F.date_format("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"))))
     requests = parsed.select(
@@ -256,6 +265,34 @@ def start_respond(spark: SparkSession, args, champion: Champion, airports: DataF
     return query
 
 
+def start_respond_realtime(spark: SparkSession, args, champion: Champion, airports: DataFrame) -> object:
+    """The respond query in Spark's real-time mode: long-running tasks answer each request as it
+    arrives, through the Kafka sink. Only allow-listed JVM operators may run there, so the request
+    is validated by the SQL statement of the contract and the records are built in SQL. The Kafka
+    sink is at-least-once: a restart (crash, model swap, lease end) replays the requests read since
+    the last checkpoint (--realtime-checkpoint), and those get a second, equal answer."""
+    source = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", args.bootstrap_servers)
+              .option("subscribe", NAMES.request_topic).option("startingOffsets", "earliest").load())
+    scored = scored_requests(source, champion.model, champion.version, airports, parser=contract_sql.parse_request)
+    now = contract_sql.now_iso()
+    bad = F.col("r.error").isNotNull()
+    records = scored.select(
+        F.when(bad, F.lit(NAMES.dlq_topic)).otherwise(F.lit(NAMES.response_topic)).alias("topic"),
+        F.when(~bad, F.col("r.UUID")).alias("key"),
+        F.when(bad, contract_sql.dead_letter(F.col("value"), F.col("r.error"), F.col("topic"), F.col("partition"),
+                                             F.col("offset"), now))
+        .otherwise(contract_sql.prediction(F.col("r"), F.col("Distance"), F.col("prediction"), F.col("probability"),
+                                           champion.name, champion.version, now)).alias("value"))
+    return (records.writeStream.queryName(f"{args.query_prefix}respond")
+            .format("kafka")
+            .option("kafka.bootstrap.servers", args.bootstrap_servers)
+            .option("kafka.linger.ms", "0")
+            .option("checkpointLocation", f"{checkpoints(args)}/respond")
+            .outputMode("update")
+            .trigger(realTime=args.realtime_checkpoint)
+            .start())
+
+
 def checkpoints(args) -> str:
     return f"{args.checkpoint_root.rstrip('/')}/{args.query_prefix or 'default'}"
 
@@ -274,7 +311,7 @@ def start_sinks(spark: SparkSession, args) -> list:
 
     # Only records of the prediction contract (anything else on the topic is not ours to store).
     responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
-                 .select(F.col("value").cast("string").alias("value"))
+                 .select(F.col("value").cast("string").alias("value"), "timestamp")
                  .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
                  .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
     store_query = (responses.writeStream.queryName(f"{args.query_prefix}store")
@@ -283,7 +320,12 @@ def start_sinks(spark: SparkSession, args) -> list:
                    .trigger(processingTime=args.store_trigger)
                    .start())
 
-    parsed = responses.select("p.*").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
+    parsed = responses.select("p.*", "timestamp")
+    if args.respond_mode == "realtime":
+        # At-least-once answers: a replayed request is answered again within seconds of the first
+        # answer (one checkpoint interval); keep the first answer of each UUID.
+        parsed = parsed.withWatermark("timestamp", "10 minutes").dropDuplicatesWithinWatermark(["UUID"])
+    parsed = parsed.drop("timestamp").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
     archive = (parsed.writeStream.queryName(f"{args.query_prefix}archive")
                .format("parquet")
                .option("path", f"{args.hdfs.rstrip('/')}{NAMES.hdfs_prediction_dir}")
@@ -303,6 +345,29 @@ PREDICTION_SCHEMA = T.StructType([
 ])
 
 
+def session(args) -> SparkSession:
+    """The application's session. Real-time mode keeps one task running per request partition for
+    as long as a batch lasts, and the store and archive queries need slots beside them: on a local
+    master the thread count is raised to that (the tasks mostly wait on Kafka); a cluster must
+    offer as many cores."""
+    from pyspark import SparkConf
+
+    builder = SparkSession.builder.appName("prediction_stream")
+    if args.respond_mode == "realtime":
+        from confluent_kafka.admin import AdminClient
+
+        topics = AdminClient({"bootstrap.servers": args.bootstrap_servers}).list_topics(timeout=30).topics
+        needed = len(topics[NAMES.request_topic].partitions) + 2
+        master = SparkConf().get("spark.master", "local[*]")
+        local = re.fullmatch(r"local\[(\d+)\]", master)
+        if local and int(local.group(1)) < needed:
+            log.warning("real-time mode: %s has too few task slots, using local[%s]", master, needed)
+            builder = builder.master(f"local[{needed}]")
+        elif not master.startswith("local"):
+            log.warning("real-time mode needs %s task slots on %s", needed, master)
+    return builder.getOrCreate()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hdfs", required=True)
@@ -314,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cassandra-port", type=int, default=9042)
     parser.add_argument("--checkpoint-root", default="", help="default: <hdfs>/user/spark/checkpoints/prediction_stream")
     parser.add_argument("--query-prefix", default="", help="prefix of query names, checkpoints, transactional id")
+    parser.add_argument("--respond-mode", choices=("microbatch", "realtime"), default="microbatch",
+                        help="microbatch: exactly-once transactional answers; realtime: Spark real-time mode, "
+                             "at-least-once (see start_respond_realtime)")
+    parser.add_argument("--realtime-checkpoint", default="10 seconds", help="real-time mode batch (checkpoint) interval")
     parser.add_argument("--respond-trigger", default="0 seconds")
     parser.add_argument("--store-trigger", default="1 second")
     parser.add_argument("--archive-trigger", default="30 seconds")
@@ -326,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
-    spark = SparkSession.builder.appName("prediction_stream").getOrCreate()
+    spark = session(args)
     spark.sparkContext.setLogLevel("WARN")
     ensure_commit_topic(args.bootstrap_servers)
     champion = Champion(args.model_name, args.alias, args.model_poll_seconds)
@@ -335,8 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
     log.warning("airports loaded: %s", airports.count())
 
-    responder = TransactionalResponder(args, champion)
-    respond = start_respond(spark, args, champion, airports, responder)
+    if args.respond_mode == "realtime":
+        def restart_respond():
+            return start_respond_realtime(spark, args, champion, airports)
+    else:
+        responder = TransactionalResponder(args, champion)
+
+        def restart_respond():
+            return start_respond(spark, args, champion, airports, responder)
+    respond = restart_respond()
     sink_queries = start_sinks(spark, args)
     log.warning("started queries %s; serving %s version %s", [respond.name] + [q.name for q in sink_queries],
                 args.model_name, champion.version)
@@ -367,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             respond.stop()
             spark.streams.resetTerminated()
-            respond = start_respond(spark, args, champion, airports, responder)
+            respond = restart_respond()
             log.warning("now serving %s version %s (respond query restarted in %.2f s)", champion.name,
                         champion.version, time.monotonic() - started)
     queries = [respond, *sink_queries]

@@ -151,10 +151,12 @@ def fail_active_runs(api, keep: str | None = None) -> None:
                       timeout=30).raise_for_status()
 
 
-@pytest.fixture(scope="package")
-def stream(airflow_api, champion_model, kafka):
-    """A prediction_stream run triggered through the Airflow API, answering requests."""
-    api = airflow_api
+STREAM_CONF = {"lease_minutes": 60, "model_poll_seconds": 2, "archive_trigger": "5 seconds"}
+
+
+def start_stream_run(api, kafka: Kafka, conf: dict) -> str:
+    """Trigger a prediction_stream run with `conf` through the Airflow API; return its run id once
+    the job answers requests."""
     wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
                f"{DAG_ID} to be listed")
     # Unpaused first (the scheduler then creates its latest scheduled run at once), then every
@@ -162,22 +164,41 @@ def stream(airflow_api, champion_model, kafka):
     api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
     time.sleep(5)
     fail_active_runs(api)
-    response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30, json={
-        "logical_date": None,
-        "conf": {"model_name": champion_model, "lease_minutes": 60, "model_poll_seconds": 2,
-                 "archive_trigger": "5 seconds"}})
+    response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
+                        json={"logical_date": None, "conf": conf})
     assert response.status_code == 200, response.text
-    run_id = response.json()["dag_run_id"]
+    probes = []
+
+    def answered() -> bool:  # a fresh probe every 30 s: one sent before the query started may wait
+        if not probes or time.monotonic() - probes[-1][1] > 30:
+            probes.append((flight(), time.monotonic()))
+            kafka.send([probes[-1][0]])
+        kafka.drain()
+        return any(p["UUID"] in kafka.seen["responses"] for p, _ in probes)
+
+    wait_until(answered, 600, "the stream to answer a probe request", interval=0)
+    return response.json()["dag_run_id"]
+
+
+def stop_stream(api) -> None:
+    """Pause the DAG, fail its active runs and wait until no streaming job is left."""
+    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)
+    fail_active_runs(api)
     try:
-        probe = flight()
-        kafka.send([probe])
-        kafka.responses([probe["UUID"]], timeout=600)
-        yield {"run_id": run_id, "model_name": champion_model}
+        wait_until(lambda: not stream_drivers(), 120, "the streaming job to stop")
     finally:
-        api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)
-        fail_active_runs(api)
-        try:
-            wait_until(lambda: not stream_drivers(), 120, "the streaming job to stop")
-        finally:
-            for process in stream_drivers():
-                process.kill()
+        for process in stream_drivers():
+            process.kill()
+
+
+@pytest.fixture(scope="package")
+def stream(airflow_api, champion_model, kafka):
+    """A prediction_stream run triggered through the Airflow API, answering requests (microbatch
+    mode). A test that replaces it restores it and updates run_id."""
+    conf = {**STREAM_CONF, "model_name": champion_model}
+    state = {"model_name": champion_model, "conf": conf}
+    try:
+        state["run_id"] = start_stream_run(airflow_api, kafka, conf)
+        yield state
+    finally:
+        stop_stream(airflow_api)

@@ -1,0 +1,167 @@
+"""The request contract (contract.parse_request) as Spark SQL expressions.
+
+Spark's real-time mode runs only allow-listed JVM operators: a Python UDF (BatchEvalPythonExec)
+is refused, so a real-time query cannot call contract.parse_request per row. This module states
+the same rules as column expressions over the message parsed into a VARIANT, so that JSON types
+are kept (a number is not a string, true is not a delay). The rules and reasons come from
+contract (its patterns, range and size limit); tests/unit/test_contract_sql.py runs both
+validators over the same messages and requires the same verdict, field by field.
+
+Known differences, all on inputs no client of ours sends: Python's json accepts NaN/Infinity
+literals and duplicate keys (Spark's parser rejects them: "is not JSON"); Python's float() accepts
+digit underscores ("1_0"); Python's \\d and \\s also match non-ASCII digits and spaces.
+"""
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from flightdelay import contract
+from flightdelay.features import LABEL_NAMES
+
+_INTEGER = ("BIGINT", "INT", "SMALLINT", "TINYINT")
+_NUMERIC = (*_INTEGER, "DOUBLE", "FLOAT")
+
+
+def _pattern(regex) -> str:
+    """A contract pattern for Java's regex engine (the same syntax for what contract uses)."""
+    return regex.pattern
+
+
+def _strip(text: Column) -> Column:
+    return F.regexp_replace(text, r"^\s+|\s+$", "")
+
+
+class _Field:
+    """One top-level field of the message: its variant value, JSON type and text if a string."""
+
+    def __init__(self, message: Column, name: str) -> None:
+        self.value = F.try_variant_get(message, f"$.{name}", "variant")
+        self.kind = F.schema_of_variant(self.value)
+        self.present = self.value.isNotNull() & (self.kind != F.lit("VOID"))
+        self.is_string = self.present & (self.kind == F.lit("STRING"))
+        self.text = F.when(self.is_string, F.try_variant_get(self.value, "$", "string"))
+        self.numeric = self.present & (self.kind.isin(*_NUMERIC) | self.kind.startswith("DECIMAL"))
+
+    def missing(self) -> Column:
+        """None, or a blank string: `is required` for a required field."""
+        return ~self.present | (self.is_string & (_strip(self.text) == F.lit("")))
+
+    def as_text(self) -> Column:
+        """str(value) for a string or an integer (a JSON 12.0 is a float in Python, whose str never
+        matches a digits-only or ISO pattern); None otherwise."""
+        integer = self.present & self.kind.isin(*_INTEGER)
+        return F.when(self.is_string, self.text).when(integer, F.try_variant_get(self.value, "$", "string"))
+
+
+def parse_request(value: Column) -> Column:
+    """A Kafka message value (binary) -> struct of the normalised request fields, UUID,
+    ReceivedAt and `error`: the JSON object of the reasons by field, null when valid."""
+    raw = F.try_parse_json(value.cast("string"))
+    is_object = raw.isNotNull() & F.schema_of_variant(raw).startswith("OBJECT")
+    message_error = (F.when(value.isNull(), F.lit("is empty"))
+                     .when(F.octet_length(value) > contract.MAX_MESSAGE_BYTES,
+                           F.lit(f"is larger than {contract.MAX_MESSAGE_BYTES} bytes"))
+                     .when(raw.isNull(), F.lit("is not JSON"))
+                     .when(~is_object, F.lit("must be a JSON object")))
+    f = {name: _Field(raw, name) for name in (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")}
+    # The reasons in the order contract.validate_fields finds them: every missing required field
+    # first, then each field's own check.
+    required = {name: f[name].missing() for name in contract.REQUIRED}
+    reasons_in_order: list[tuple[str, Column]] = [(name, F.when(missing, F.lit("is required")))
+                                                  for name, missing in required.items()]
+    errors: dict[str, Column] = {}
+    out: dict[str, Column] = {}
+
+    for name, regex, what in (("Origin", contract._AIRPORT, "a 3-letter airport code"),
+                              ("Dest", contract._AIRPORT, "a 3-letter airport code"),
+                              ("Carrier", contract._CARRIER, "a 2-character carrier code")):
+        code = _strip(f[name].text)
+        ok = f[name].is_string & code.rlike(_pattern(regex))
+        errors[name] = F.when(~required[name] & ~ok, F.lit(f"must be {what}"))
+        out[name] = F.when(ok, F.upper(code))
+    errors["Dest differs"] = F.when(out["Origin"].isNotNull() & (out["Origin"] == out["Dest"]),
+                                    F.lit("must differ from Origin"))
+
+    day = F.try_to_date(_strip(f["FlightDate"].text), "yyyy-MM-dd")
+    date_ok = f["FlightDate"].is_string & _strip(f["FlightDate"].text).rlike(_pattern(contract._DATE)) & day.isNotNull()
+    errors["FlightDate"] = F.when(~required["FlightDate"] & ~date_ok, F.lit("must be a date YYYY-MM-DD"))
+    out["FlightDate"] = F.when(date_ok, F.date_format(day, "yyyy-MM-dd"))
+
+    delay_field = f["DepDelay"]
+    delay = (F.when(delay_field.numeric, F.try_variant_get(delay_field.value, "$", "double"))
+             .when(delay_field.is_string, _strip(delay_field.text).try_cast("double")))
+    low, high = contract.DEP_DELAY_RANGE
+    finite = delay.isNotNull() & ~F.isnan(delay) & (F.abs(delay) != F.lit(float("inf")))
+    errors["DepDelay"] = (F.when(required["DepDelay"], F.lit(None))
+                          .when(~finite, F.lit("must be a number of minutes"))
+                          .when((delay < low) | (delay > high),
+                                F.lit(f"must be between {low:g} and {high:g} minutes")))
+    out["DepDelay"] = F.when(finite & delay.between(low, high), delay)
+
+    number = f["FlightNum"]
+    number_text = _strip(number.as_text())
+    number_absent = ~number.present | (number.is_string & (number.text == F.lit("")))
+    number_ok = number_text.rlike(_pattern(contract._FLIGHT_NUM))
+    errors["FlightNum"] = F.when(~number_absent & ~F.coalesce(number_ok, F.lit(False)),
+                                 F.lit("must be a flight number of 1 to 4 digits"))
+    out["FlightNum"] = F.when(~number_absent & number_ok, number_text.cast("int").cast("string"))
+
+    dep_time = f["CRSDepTime"]
+    time_absent = ~dep_time.present | (dep_time.is_string & (dep_time.text == F.lit("")))
+    time_ok = dep_time.is_string & _strip(dep_time.text).rlike(_pattern(contract._TIME))
+    errors["CRSDepTime"] = F.when(~time_absent & ~time_ok, F.lit("must be a time HH:MM (24 h)"))
+    out["CRSDepTime"] = F.when(~time_absent & time_ok, _strip(dep_time.text))
+
+    # uuid.UUID(): drop "urn:" and "uuid:", braces at the ends and hyphens; 32 hex digits remain.
+    uuid_hex = F.regexp_replace(F.regexp_replace(F.replace(F.replace(f["UUID"].text, F.lit("urn:"), F.lit("")),
+                                                           F.lit("uuid:"), F.lit("")), r"^[{}]+|[{}]+$", ""), "-", "")
+    errors["UUID"] = F.when(~F.coalesce(f["UUID"].is_string & uuid_hex.rlike("^[0-9a-fA-F]{32}$"), F.lit(False)),
+                            F.lit("must be a UUID string"))
+    received = f["ReceivedAt"].as_text()
+    received_ok = F.regexp_replace(received, "Z$", "+00:00").try_cast("timestamp").isNotNull()
+    errors["ReceivedAt"] = F.when(f["ReceivedAt"].present & ~F.coalesce(received_ok, F.lit(False)),
+                                  F.lit("must be an ISO 8601 timestamp"))
+
+    reasons_in_order += [(name.split()[0], why) for name, why in errors.items()]
+    reasons = F.map_from_entries(F.filter(
+        F.array(*[F.struct(F.lit(name).alias("field"), why.cast("string").alias("why"))
+                  for name, why in reasons_in_order]),
+        lambda entry: entry["why"].isNotNull()))
+    error = (F.when(message_error.isNotNull(), F.to_json(F.create_map(F.lit("message"), message_error)))
+             .when(F.size(reasons) > 0, F.to_json(reasons)))
+    return F.struct(*[out[name].alias(name) for name in ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay",
+                                                         "FlightNum", "CRSDepTime")],
+                    f["UUID"].text.alias("UUID"), received.alias("ReceivedAt"), error.alias("error"))
+
+
+def now_iso() -> Column:
+    """The wall clock per row as the contract's timestamp (current_timestamp() is fixed per batch,
+    and a real-time batch lasts its whole checkpoint interval)."""
+    millis = F.call_function("reflect", F.lit("java.lang.System"), F.lit("currentTimeMillis")).cast("bigint")
+    return F.date_format(F.timestamp_millis(millis), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+
+
+def prediction(request: Column, distance: Column, label: Column, probabilities: Column, model_name: str,
+               model_version: str, predicted_at: Column) -> Column:
+    """contract.prediction as a JSON string column (request: the struct parse_request made)."""
+    labels = F.array(*[F.lit(name) for name in LABEL_NAMES])
+    return F.to_json(F.struct(
+        *[request[name].alias(name) for name in (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")],
+        distance.alias("Distance"), label.cast("int").alias("Prediction"),
+        F.element_at(labels, label.cast("int") + 1).alias("PredictionLabel"),
+        F.transform(probabilities, lambda p: F.bround(p, 6)).alias("Probabilities"),
+        F.lit(model_name).alias("ModelName"), F.lit(str(model_version)).alias("ModelVersion"),
+        predicted_at.alias("PredictedAt")), {"ignoreNullFields": "false"})
+
+
+def dead_letter(value: Column, error: Column, topic: Column, partition: Column, offset: Column,
+                rejected_at: Column) -> Column:
+    """contract.dead_letter as a JSON string column (error: the JSON object parse_request made)."""
+    errors = F.from_json(error, "map<string,string>")
+    reason = F.array_join(F.transform(F.map_entries(errors), lambda e: F.concat(e["key"], F.lit(": "), e["value"])),
+                          "; ")
+    return F.to_json(F.struct(value.cast("string").alias("original"), reason.alias("reason"), errors.alias("errors"),
+                              F.struct(topic.alias("topic"), partition.alias("partition"),
+                                       offset.alias("offset")).alias("source"),
+                              rejected_at.alias("rejected_at")), {"ignoreNullFields": "false"})
