@@ -13,7 +13,7 @@ digit underscores ("1_0"); Python's \\d and \\s also match non-ASCII digits and 
 """
 from __future__ import annotations
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flightdelay import contract
@@ -32,15 +32,18 @@ def _strip(text: Column) -> Column:
     return F.regexp_replace(text, r"^\s+|\s+$", "")
 
 
-class _Field:
-    """One top-level field of the message: its variant value, JSON type and text if a string."""
+FIELDS = (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")
 
-    def __init__(self, message: Column, name: str) -> None:
-        self.value = F.try_variant_get(message, f"$.{name}", "variant")
-        self.kind = F.schema_of_variant(self.value)
+
+class _Field:
+    """One top-level field of the message: its variant value, JSON type and text if a string
+    (columns computed once per row by with_request)."""
+
+    def __init__(self, name: str) -> None:
+        self.value, self.kind, text = F.col(f"__x_{name}"), F.col(f"__k_{name}"), F.col(f"__t_{name}")
         self.present = self.value.isNotNull() & (self.kind != F.lit("VOID"))
         self.is_string = self.present & (self.kind == F.lit("STRING"))
-        self.text = F.when(self.is_string, F.try_variant_get(self.value, "$", "string"))
+        self.text = F.when(self.is_string, text)
         self.numeric = self.present & (self.kind.isin(*_NUMERIC) | self.kind.startswith("DECIMAL"))
 
     def missing(self) -> Column:
@@ -54,17 +57,31 @@ class _Field:
         return F.when(self.is_string, self.text).when(integer, F.try_variant_get(self.value, "$", "string"))
 
 
-def parse_request(value: Column) -> Column:
-    """A Kafka message value (binary) -> struct of the normalised request fields, UUID,
-    ReceivedAt and `error`: the JSON object of the reasons by field, null when valid."""
-    raw = F.try_parse_json(value.cast("string"))
-    is_object = raw.isNotNull() & F.schema_of_variant(raw).startswith("OBJECT")
+def with_request(frame: DataFrame, value: str = "value", into: str = "r") -> DataFrame:
+    """`frame` + column `into`: the message in column `value` (binary) checked against the
+    request contract, as a struct of the normalised request fields, UUID, ReceivedAt and `error`
+    (the JSON object of the reasons by field, null when valid). The message is parsed once and
+    each field looked up once, in projections of their own (no per-rule re-parsing)."""
+    staged = frame.withColumn("__request", F.try_parse_json(F.col(value).cast("string")))
+    staged = staged.select("*", F.schema_of_variant("__request").alias("__request_kind"),
+                           *[F.try_variant_get("__request", f"$.{name}", "variant").alias(f"__x_{name}")
+                             for name in FIELDS])
+    staged = staged.select("*", *[F.schema_of_variant(f"__x_{name}").alias(f"__k_{name}") for name in FIELDS])
+    staged = staged.select("*", *[F.when(F.col(f"__k_{name}") == "STRING",
+                                         F.try_variant_get(f"__x_{name}", "$", "string")).alias(f"__t_{name}")
+                                  for name in FIELDS])
+    checked = staged.withColumn(into, _checked(F.col(value), F.col("__request"), F.col("__request_kind")))
+    return checked.drop("__request", "__request_kind", *[f"__{part}_{name}" for part in "xkt" for name in FIELDS])
+
+
+def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
+    is_object = raw.isNotNull() & raw_kind.startswith("OBJECT")
     message_error = (F.when(value.isNull(), F.lit("is empty"))
                      .when(F.octet_length(value) > contract.MAX_MESSAGE_BYTES,
                            F.lit(f"is larger than {contract.MAX_MESSAGE_BYTES} bytes"))
                      .when(raw.isNull(), F.lit("is not JSON"))
                      .when(~is_object, F.lit("must be a JSON object")))
-    f = {name: _Field(raw, name) for name in (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")}
+    f = {name: _Field(name) for name in FIELDS}
     # The reasons in the order contract.validate_fields finds them: every missing required field
     # first, then each field's own check.
     required = {name: f[name].missing() for name in contract.REQUIRED}

@@ -14,9 +14,9 @@ Cassandra and HDFS parquet. Three Structured Streaming queries in one applicatio
 With --respond-mode realtime the respond query runs in Spark's real-time mode instead: long-running
 tasks answer each request as it arrives through the Kafka sink, validating it with the SQL
 statement of the contract (flightdelay.contract_sql; no Python UDF may run there). The Kafka sink
-is at-least-once, so a restart may answer a request twice (with the same prediction); the keyed
-sinks keep one record and the archive drops repeats of a UUID. Both modes share the respond
-checkpoint, so switching resumes where the other mode stopped.
+is at-least-once, so a restart may answer a request twice (with the same prediction): MongoDB and
+Cassandra, keyed by UUID, keep one record; the parquet archive keeps both. Both modes share the
+respond checkpoint, so switching resumes where the other mode stopped.
 
 The model is the registered model's `champion` version, re-resolved every --model-poll-seconds.
 A new version is loaded while the old one keeps serving; then only the respond query (whose
@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -170,14 +171,19 @@ def parse_request(value: bytes | None):
         return {"error": json.dumps(exc.errors)}
 
 
-def scored_requests(source: DataFrame, model, version: str, airports: DataFrame, parser=None) -> DataFrame:
-    """Kafka request rows -> the same rows with the parsed request `r`, Distance, prediction and
+def python_contract(frame: DataFrame) -> DataFrame:
+    """`frame` + `r`: the message checked by contract.parse_request (a Python UDF)."""
+    return frame.withColumn("r", parse_request(F.col("value")))
+
+
+def scored_requests(source: DataFrame, model, version: str, airports: DataFrame,
+                    check=python_contract) -> DataFrame:
+    """Kafka request rows -> the same rows with the checked request `r`, Distance, prediction and
     probability. Bad rows are scored on placeholder values (the model needs well-formed input)
-    and their score is discarded: they go to the dead-letter topic. `parser`: the contract's
-    validator as a column function (default: the Python one, as a UDF)."""
+    and their score is discarded: they go to the dead-letter topic. `check` adds `r` (default:
+    the Python contract; contract_sql.with_request where no Python may run)."""
     ok = F.col("r.error").isNull()
-    parsed = source.select("value", "topic", "partition", "offset", "timestamp",
-                           (parser or parse_request)(F.col("value")).alias("r"))
+    parsed = check(source.select("value", "topic", "partition", "offset", "timestamp"))
     parsed = parsed.withColumn("r", F.col("r").withField("ReceivedAt", F.coalesce(
         F.col("r.ReceivedAt"), F.date_format("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"))))
     requests = parsed.select(
@@ -272,8 +278,9 @@ def start_respond_realtime(spark: SparkSession, args, champion: Champion, airpor
     sink is at-least-once: a restart (crash, model swap, lease end) replays the requests read since
     the last checkpoint (--realtime-checkpoint), and those get a second, equal answer."""
     source = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", args.bootstrap_servers)
-              .option("subscribe", NAMES.request_topic).option("startingOffsets", "earliest").load())
-    scored = scored_requests(source, champion.model, champion.version, airports, parser=contract_sql.parse_request)
+              .option("subscribe", NAMES.request_topic).option("startingOffsets", "earliest")
+              .option("kafka.fetch.max.wait.ms", "10").load())
+    scored = scored_requests(source, champion.model, champion.version, airports, check=contract_sql.with_request)
     now = contract_sql.now_iso()
     bad = F.col("r.error").isNotNull()
     records = scored.select(
@@ -286,7 +293,7 @@ def start_respond_realtime(spark: SparkSession, args, champion: Champion, airpor
     return (records.writeStream.queryName(f"{args.query_prefix}respond")
             .format("kafka")
             .option("kafka.bootstrap.servers", args.bootstrap_servers)
-            .option("kafka.linger.ms", "0")
+            .option("kafka.linger.ms", "5")
             .option("checkpointLocation", f"{checkpoints(args)}/respond")
             .outputMode("update")
             .trigger(realTime=args.realtime_checkpoint)
@@ -311,7 +318,7 @@ def start_sinks(spark: SparkSession, args) -> list:
 
     # Only records of the prediction contract (anything else on the topic is not ours to store).
     responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
-                 .select(F.col("value").cast("string").alias("value"), "timestamp")
+                 .select(F.col("value").cast("string").alias("value"))
                  .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
                  .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
     store_query = (responses.writeStream.queryName(f"{args.query_prefix}store")
@@ -320,12 +327,7 @@ def start_sinks(spark: SparkSession, args) -> list:
                    .trigger(processingTime=args.store_trigger)
                    .start())
 
-    parsed = responses.select("p.*", "timestamp")
-    if args.respond_mode == "realtime":
-        # At-least-once answers: a replayed request is answered again within seconds of the first
-        # answer (one checkpoint interval); keep the first answer of each UUID.
-        parsed = parsed.withWatermark("timestamp", "10 minutes").dropDuplicatesWithinWatermark(["UUID"])
-    parsed = parsed.drop("timestamp").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
+    parsed = responses.select("p.*").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
     archive = (parsed.writeStream.queryName(f"{args.query_prefix}archive")
                .format("parquet")
                .option("path", f"{args.hdfs.rstrip('/')}{NAMES.hdfs_prediction_dir}")
@@ -350,7 +352,7 @@ def session(args) -> SparkSession:
     as long as a batch lasts, and the store and archive queries need slots beside them: on a local
     master the thread count is raised to that (the tasks mostly wait on Kafka); a cluster must
     offer as many cores."""
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
 
     builder = SparkSession.builder.appName("prediction_stream")
     if args.respond_mode == "realtime":
@@ -358,9 +360,10 @@ def session(args) -> SparkSession:
 
         topics = AdminClient({"bootstrap.servers": args.bootstrap_servers}).list_topics(timeout=30).topics
         needed = len(topics[NAMES.request_topic].partitions) + 2
+        SparkContext._ensure_initialized()  # so that SparkConf reads what spark-submit was given
         master = SparkConf().get("spark.master", "local[*]")
-        local = re.fullmatch(r"local\[(\d+)\]", master)
-        if local and int(local.group(1)) < needed:
+        local = re.fullmatch(r"local\[(\d+|\*)\]", master)
+        if local and (int(local.group(1)) if local.group(1) != "*" else os.cpu_count() or 1) < needed:
             log.warning("real-time mode: %s has too few task slots, using local[%s]", master, needed)
             builder = builder.master(f"local[{needed}]")
         elif not master.startswith("local"):
@@ -382,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--respond-mode", choices=("microbatch", "realtime"), default="microbatch",
                         help="microbatch: exactly-once transactional answers; realtime: Spark real-time mode, "
                              "at-least-once (see start_respond_realtime)")
-    parser.add_argument("--realtime-checkpoint", default="10 seconds", help="real-time mode batch (checkpoint) interval")
+    parser.add_argument("--realtime-checkpoint", default="60 seconds", help="real-time mode batch (checkpoint) interval")
     parser.add_argument("--respond-trigger", default="0 seconds")
     parser.add_argument("--store-trigger", default="1 second")
     parser.add_argument("--archive-trigger", default="30 seconds")

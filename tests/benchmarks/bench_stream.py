@@ -59,7 +59,9 @@ class Client:
     def drain(self, seconds: float) -> None:
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            for message in self.consumer.consume(1000, 0.05):
+            # poll() returns as soon as one message is there (consume(n, t) would wait for n or t)
+            first = self.consumer.poll(max(0.0, min(0.01, deadline - time.perf_counter())))
+            for message in [first, *self.consumer.consume(1000, 0)] if first is not None else []:
                 if message.error():
                     continue
                 request_id = json.loads(message.value()).get("UUID")

@@ -1,8 +1,8 @@
 """The streaming job in Spark's real-time mode (prediction_stream DAG, respond_mode=realtime):
 requests answered through the Kafka sink by the SQL statement of the contract and the same
 model, bad messages dead-lettered with the Python contract's reasons, every sink fed. Answers are
-at-least-once here, so each request has one or more equal answers and the keyed sinks and the
-de-duplicated parquet archive hold it once."""
+at-least-once in this mode: a request replayed after a restart gets a second, equal answer. No
+restart happens within these tests, so every sink holds each request once."""
 from __future__ import annotations
 
 import json

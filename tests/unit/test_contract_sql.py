@@ -81,7 +81,7 @@ def sql_verdicts(local_spark):
 
     schema = T.StructType([T.StructField("case", T.StringType()), T.StructField("value", T.BinaryType())])
     frame = local_spark.createDataFrame([(name, raw) for name, raw in MESSAGES.items()], schema)
-    rows = frame.select("case", contract_sql.parse_request(frame["value"]).alias("r")).collect()
+    rows = contract_sql.with_request(frame).select("case", "r").collect()
     return {row.case: row.r.asDict() for row in rows}
 
 
@@ -113,7 +113,7 @@ def test_sql_prediction_and_dead_letter_records_match_python(local_spark):
     frame = local_spark.createDataFrame([(MESSAGES["valid, strings and spaces"], 811.0, 2.0, [0.1, 0.2, 0.6, 0.1]),
                                          (bad, None, 0.0, [1.0, 0.0, 0.0, 0.0])],
                                         "value binary, Distance double, prediction double, probability array<double>")
-    parsed = frame.withColumn("r", contract_sql.parse_request(F.col("value")))
+    parsed = contract_sql.with_request(frame)
     stamp = F.lit("2026-11-29T10:00:01.000Z")
     rows = parsed.select(
         contract_sql.prediction(F.col("r"), F.col("Distance"), F.col("prediction"), F.col("probability"),
