@@ -19,13 +19,9 @@ from pyspark.sql import functions as F
 from flightdelay import contract
 from flightdelay.features import LABEL_NAMES
 
+ISO_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"  # contract.now_iso's format, for date_format
 _INTEGER = ("BIGINT", "INT", "SMALLINT", "TINYINT")
 _NUMERIC = (*_INTEGER, "DOUBLE", "FLOAT")
-
-
-def _pattern(regex) -> str:
-    """A contract pattern for Java's regex engine (the same syntax for what contract uses)."""
-    return regex.pattern
 
 
 def _strip(text: Column) -> Column:
@@ -49,6 +45,10 @@ class _Field:
     def missing(self) -> Column:
         """None, or a blank string: `is required` for a required field."""
         return ~self.present | (self.is_string & (_strip(self.text) == F.lit("")))
+
+    def absent(self) -> Column:
+        """None or exactly "": an optional field left out."""
+        return ~self.present | (self.is_string & (self.text == F.lit("")))
 
     def as_text(self) -> Column:
         """str(value) for a string or an integer (a JSON 12.0 is a float in Python, whose str never
@@ -94,14 +94,14 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
                               ("Dest", contract._AIRPORT, "a 3-letter airport code"),
                               ("Carrier", contract._CARRIER, "a 2-character carrier code")):
         code = _strip(f[name].text)
-        ok = f[name].is_string & code.rlike(_pattern(regex))
+        ok = f[name].is_string & code.rlike(regex.pattern)
         errors[name] = F.when(~required[name] & ~ok, F.lit(f"must be {what}"))
         out[name] = F.when(ok, F.upper(code))
     errors["Dest differs"] = F.when(out["Origin"].isNotNull() & (out["Origin"] == out["Dest"]),
                                     F.lit("must differ from Origin"))
 
     day = F.try_to_date(_strip(f["FlightDate"].text), "yyyy-MM-dd")
-    date_ok = f["FlightDate"].is_string & _strip(f["FlightDate"].text).rlike(_pattern(contract._DATE)) & day.isNotNull()
+    date_ok = f["FlightDate"].is_string & _strip(f["FlightDate"].text).rlike(contract._DATE.pattern) & day.isNotNull()
     errors["FlightDate"] = F.when(~required["FlightDate"] & ~date_ok, F.lit("must be a date YYYY-MM-DD"))
     out["FlightDate"] = F.when(date_ok, F.date_format(day, "yyyy-MM-dd"))
 
@@ -118,15 +118,15 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
 
     number = f["FlightNum"]
     number_text = _strip(number.as_text())
-    number_absent = ~number.present | (number.is_string & (number.text == F.lit("")))
-    number_ok = number_text.rlike(_pattern(contract._FLIGHT_NUM))
+    number_absent = number.absent()
+    number_ok = number_text.rlike(contract._FLIGHT_NUM.pattern)
     errors["FlightNum"] = F.when(~number_absent & ~F.coalesce(number_ok, F.lit(False)),
                                  F.lit("must be a flight number of 1 to 4 digits"))
     out["FlightNum"] = F.when(~number_absent & number_ok, number_text.cast("int").cast("string"))
 
     dep_time = f["CRSDepTime"]
-    time_absent = ~dep_time.present | (dep_time.is_string & (dep_time.text == F.lit("")))
-    time_ok = dep_time.is_string & _strip(dep_time.text).rlike(_pattern(contract._TIME))
+    time_absent = dep_time.absent()
+    time_ok = dep_time.is_string & _strip(dep_time.text).rlike(contract._TIME.pattern)
     errors["CRSDepTime"] = F.when(~time_absent & ~time_ok, F.lit("must be a time HH:MM (24 h)"))
     out["CRSDepTime"] = F.when(~time_absent & time_ok, _strip(dep_time.text))
 
@@ -147,8 +147,7 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
         lambda entry: entry["why"].isNotNull()))
     error = (F.when(message_error.isNotNull(), F.to_json(F.create_map(F.lit("message"), message_error)))
              .when(F.size(reasons) > 0, F.to_json(reasons)))
-    return F.struct(*[out[name].alias(name) for name in ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay",
-                                                         "FlightNum", "CRSDepTime")],
+    return F.struct(*[out[name].alias(name) for name in (*contract.REQUIRED, *contract.OPTIONAL)],
                     f["UUID"].text.alias("UUID"), received.alias("ReceivedAt"), error.alias("error"))
 
 
@@ -156,7 +155,7 @@ def now_iso() -> Column:
     """The wall clock per row as the contract's timestamp (current_timestamp() is fixed per batch,
     and a real-time batch lasts its whole checkpoint interval)."""
     millis = F.call_function("reflect", F.lit("java.lang.System"), F.lit("currentTimeMillis")).cast("bigint")
-    return F.date_format(F.timestamp_millis(millis), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+    return F.date_format(F.timestamp_millis(millis), ISO_FORMAT)
 
 
 def prediction(request: Column, distance: Column, label: Column, probabilities: Column, model_name: str,
@@ -164,7 +163,7 @@ def prediction(request: Column, distance: Column, label: Column, probabilities: 
     """contract.prediction as a JSON string column (request: the struct parse_request made)."""
     labels = F.array(*[F.lit(name) for name in LABEL_NAMES])
     return F.to_json(F.struct(
-        *[request[name].alias(name) for name in (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")],
+        *[request[name].alias(name) for name in FIELDS],
         distance.alias("Distance"), label.cast("int").alias("Prediction"),
         F.element_at(labels, label.cast("int") + 1).alias("PredictionLabel"),
         F.transform(probabilities, lambda p: F.bround(p, 6)).alias("Probabilities"),

@@ -185,7 +185,7 @@ def scored_requests(source: DataFrame, model, version: str, airports: DataFrame,
     ok = F.col("r.error").isNull()
     parsed = check(source.select("value", "topic", "partition", "offset", "timestamp"))
     parsed = parsed.withColumn("r", F.col("r").withField("ReceivedAt", F.coalesce(
-        F.col("r.ReceivedAt"), F.date_format("timestamp", "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"))))
+        F.col("r.ReceivedAt"), F.date_format("timestamp", contract_sql.ISO_FORMAT))))
     requests = parsed.select(
         "*",
         F.when(ok, F.col("r.Origin")).otherwise("???").alias("Origin"),

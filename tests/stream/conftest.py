@@ -37,6 +37,12 @@ def flight(**overrides) -> dict[str, Any]:
     return request
 
 
+def varied_flights(n: int) -> list[dict[str, Any]]:
+    """`n` valid requests over several routes and delays."""
+    return [flight(DepDelay=float(i * 5 - 20), Origin=("EWR", "JFK", "LGA")[i % 3], Dest=("ORD", "ATL")[i % 2])
+            for i in range(n)]
+
+
 class Kafka:
     """Produce requests; read the response and dead-letter topics from the moment it was created."""
 

@@ -15,7 +15,7 @@ from typing import Callable
 import pytest
 
 from flightdelay.config import NAMES
-from tests.stream.conftest import flight, stream_drivers, task_tries, wait_until
+from tests.stream.conftest import flight, stream_drivers, task_tries, varied_flights, wait_until
 
 N = 40
 
@@ -94,8 +94,7 @@ def exactly_once(count: Callable, uuids: list[str], timeout: float, sink: str) -
 
 
 def test_every_request_reaches_every_sink_exactly_once(stream, kafka, mongo, cassandra, spark, settings):
-    requests = [flight(DepDelay=float(i * 5 - 20), Origin=("EWR", "JFK", "LGA")[i % 3], Dest=("ORD", "ATL")[i % 2])
-                for i in range(N)]
+    requests = varied_flights(N)
     uuids = [r["UUID"] for r in requests]
     kafka.send(requests)
 

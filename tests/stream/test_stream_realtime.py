@@ -11,7 +11,7 @@ import pytest
 
 from flightdelay import contract
 from flightdelay.config import NAMES
-from tests.stream.conftest import flight, start_stream_run, stop_stream
+from tests.stream.conftest import flight, start_stream_run, stop_stream, varied_flights
 from tests.stream.test_stream import cassandra, cassandra_counts, exactly_once, mongo, mongo_counts  # noqa: F401
 from tests.stream.test_stream import parquet_counts, spark  # noqa: F401
 
@@ -36,8 +36,7 @@ def champion_version(name: str) -> str:
 
 
 def test_realtime_mode_answers_every_request_and_feeds_every_sink(realtime, stream, kafka, mongo, cassandra, spark):
-    requests = [flight(DepDelay=float(i * 7 - 30), Origin=("EWR", "JFK", "LGA")[i % 3], Dest=("ORD", "ATL")[i % 2])
-                for i in range(N)]
+    requests = varied_flights(N)
     uuids = [r["UUID"] for r in requests]
     kafka.send(requests)
 
