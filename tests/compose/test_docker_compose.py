@@ -15,7 +15,7 @@ from embedded.settings import REPO, _read_env_file
 COMPOSE = REPO / "docker-compose.yml"
 EMBEDDED_ENV = _read_env_file(REPO / ".env.example")
 SECRETS = {"POSTGRES_PASSWORD": "p", "AIRFLOW_JWT_SECRET": "j", "AIRFLOW_ADMIN_PASSWORD": "a",
-           "NIFI_ADMIN_PASSWORD": "n" * 12, "NIFI_SENSITIVE_PROPS_KEY": "k" * 12}
+           "NIFI_ADMIN_PASSWORD": "n" * 12, "NIFI_SENSITIVE_PROPS_KEY": "k" * 12, "WEBAPP_SECRET_KEY": "w"}
 ONE_SHOT = {"kafka-init", "airflow-init"}
 # compose service -> the embedded .env.example keys of the ports it publishes
 PUBLISHED = {

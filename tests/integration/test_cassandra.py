@@ -24,3 +24,32 @@ def test_keyspace_table_insert_select(platform, unique):
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         cluster.shutdown()
+
+
+def test_sink_writer_batches_both_tables_and_a_replay_changes_nothing(platform, unique):
+    from flightdelay import sinks
+
+    keyspace = f"test_{unique}"
+    cluster = Cluster(["127.0.0.1"], port=platform.port("CASSANDRA_PORT"))
+    session = cluster.connect()
+    session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', "
+                    "'replication_factor': 1}")
+    try:
+        sinks.apply_cassandra_schema(session, keyspace)
+        dates = ["2013-03-14", "2013-03-15", "2013-12-24"]
+        records = [{"UUID": str(uuid.uuid4()), "Origin": "JFK", "Dest": "LAX", "Carrier": "AA",
+                    "FlightDate": dates[i % 3], "FlightNum": None, "CRSDepTime": None, "DepDelay": float(i),
+                    "Distance": 2475.0, "Prediction": i % 4, "PredictionLabel": "x", "Probabilities": [0.25] * 4,
+                    "ModelName": "m", "ModelVersion": "1", "ReceivedAt": "2026-11-30T10:00:00.000Z",
+                    "PredictedAt": "2026-11-30T10:00:00.120Z"} for i in range(130)]  # several batches per table
+        for _ in range(2):  # the second write is a replayed micro-batch
+            assert sinks.write_cassandra(records, "127.0.0.1", platform.port("CASSANDRA_PORT"), keyspace) == 130
+        stored = {str(r.uuid): r.dep_delay for r in session.execute(
+            f"SELECT uuid, dep_delay FROM {keyspace}.flight_delay_ml_response")}
+        assert stored == {r["UUID"]: r["DepDelay"] for r in records}
+        by_date = list(session.execute(f"SELECT flight_date, uuid FROM {keyspace}.flight_delay_ml_response_by_flight_date"))
+        assert sorted(str(r.uuid) for r in by_date) == sorted(stored)
+        assert {str(r.flight_date) for r in by_date} == set(dates)
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        cluster.shutdown()

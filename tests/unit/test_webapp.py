@@ -84,3 +84,22 @@ def test_user_text_is_escaped_in_pages():
 
 def test_debug_is_off_by_default():
     assert create_app({"START_ROUTER": False}).debug is False
+
+
+def test_reserved_uuids_are_signed_and_accepted_once_per_process():
+    import uuid
+
+    from webapp.kafka_bridge import ResponseRouter, has_valid_signature, signed_uuid
+
+    issued = signed_uuid(b"key one")
+    assert uuid.UUID(issued).version == 4 and has_valid_signature(issued, b"key one")
+    assert not has_valid_signature(issued, b"key two")  # another deployment's key
+    tampered = issued[:-1] + ("0" if issued[-1] != "0" else "1")
+    assert not has_valid_signature(tampered, b"key one")
+    assert not has_valid_signature("not a uuid", b"key one") and not has_valid_signature(None, b"key one")
+    # Two server processes share the key: a UUID reserved on one is claimed on the other, once.
+    socket_process = ResponseRouter("127.0.0.1:1", "t", b"shared")
+    post_process = ResponseRouter("127.0.0.1:1", "t", b"shared")
+    reserved = socket_process.reserve()
+    assert post_process.claim(reserved) and not post_process.claim(reserved)
+    assert not post_process.claim(str(uuid.uuid4()))  # a UUID the client made up
