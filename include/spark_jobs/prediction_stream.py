@@ -309,17 +309,15 @@ def start_sinks(spark: SparkSession, args) -> list:
     cassandra = {"host": args.cassandra_host, "port": args.cassandra_port, "keyspace": NAMES.cassandra_keyspace}
 
     def store(batch: DataFrame, batch_id: int) -> None:
+        # One task writes both sinks, leaving the other task slots to the respond query (on our
+        # 2 cores, a store task per Kafka partition held every slot and delayed the answers); one
+        # MongoDB writer at a time also suits FerretDB on SQLite, which deadlocks under
+        # concurrent writers to one collection.
         started = time.monotonic()
-        values = batch.select("value").persist()
-        values.foreachPartition(lambda rows: sinks.write_partition(rows, cassandra=cassandra))
-        cassandra_done = time.monotonic()
-        # One MongoDB writer at a time: FerretDB on SQLite deadlocks under concurrent writers
-        # to one collection (MongoDB proper would take a writer per partition).
-        values.coalesce(1).foreachPartition(lambda rows: sinks.write_partition(rows, mongo=mongo))
-        values.unpersist()
+        batch.select("value").coalesce(1).foreachPartition(
+            lambda rows: sinks.write_partition(rows, mongo=mongo, cassandra=cassandra))
         if time.monotonic() - started > sinks.SLOW_WRITE_S:
-            log.warning("slow store batch %s: Cassandra step %.1f s, MongoDB step %.1f s", batch_id,
-                        cassandra_done - started, time.monotonic() - cassandra_done)
+            log.warning("slow store batch %s: %.1f s", batch_id, time.monotonic() - started)
 
     # Only records of the prediction contract (anything else on the topic is not ours to store).
     responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
