@@ -309,8 +309,9 @@ def services(s: Settings) -> list[Service]:
         Service(
             name="webapp",
             command=[
-                str(bin_ / "gunicorn"), "--bind", f"127.0.0.1:{s.port('WEBAPP_PORT')}", "--workers", s.values.get("WEBAPP_WORKERS", "2"),
-                "--threads", "64", "--access-logfile", "-", "webapp:create_app()",
+                str(bin_ / "gunicorn"), "--bind", f"127.0.0.1:{s.port('WEBAPP_PORT')}",
+                "--workers", s.values.get("WEBAPP_WORKERS", "2"), "--threads", "64", "--access-logfile", "-",
+                "webapp:create_app()",
             ],
             ports={"WEBAPP_PORT": s.port("WEBAPP_PORT")},
             check=check_http(f"http://127.0.0.1:{s.port('WEBAPP_PORT')}/healthz"),

@@ -75,7 +75,7 @@ class ResponseRouter:
     def claim(self, request_id: str) -> bool:
         """True if `request_id` was reserved by a page of this app (any of its server processes)
         and was not used yet in this process. A UUID used twice through two processes gives two
-        answers with one UUID, which every sink stores once (upserts by UUID)."""
+        answers with one UUID, which every sink stores once (keyed by UUID)."""
         if not has_valid_signature(request_id, self._secret):
             return False
         with self._lock:

@@ -115,7 +115,8 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
         return exc.details.get("nInserted", len(records) - len(errors))
 
 
-def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str, rows_per_batch: int = 50) -> int:
+def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str,
+                    rows_per_batch: int = 50) -> int:
     """Both tables, in UNLOGGED batches: rows of one flight date share a partition of the by-date
     table (the batch is one write there); the by-UUID rows are grouped only to save round trips
     (not atomic, which upserts by UUID do not need)."""
@@ -128,7 +129,8 @@ def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspac
     rows = [cassandra_row(record) for record in records]
     by_date: dict[date, list[tuple]] = {}
     for row in rows:
-        by_date.setdefault(row[4], []).append((row[4], row[0], row[1], row[2], row[3], row[7], row[9], row[13], row[15]))
+        by_date.setdefault(row[4], []).append((row[4], row[0], row[1], row[2], row[3], row[7], row[9], row[13],
+                                               row[15]))
     groups = [(insert, rows[i:i + rows_per_batch]) for i in range(0, len(rows), rows_per_batch)]
     groups += [(insert_by_date, values[i:i + rows_per_batch])
                for values in by_date.values() for i in range(0, len(values), rows_per_batch)]

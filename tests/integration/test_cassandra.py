@@ -47,7 +47,8 @@ def test_sink_writer_batches_both_tables_and_a_replay_changes_nothing(platform, 
         stored = {str(r.uuid): r.dep_delay for r in session.execute(
             f"SELECT uuid, dep_delay FROM {keyspace}.flight_delay_ml_response")}
         assert stored == {r["UUID"]: r["DepDelay"] for r in records}
-        by_date = list(session.execute(f"SELECT flight_date, uuid FROM {keyspace}.flight_delay_ml_response_by_flight_date"))
+        by_date = list(session.execute(
+            f"SELECT flight_date, uuid FROM {keyspace}.flight_delay_ml_response_by_flight_date"))
         assert sorted(str(r.uuid) for r in by_date) == sorted(stored)
         assert {str(r.flight_date) for r in by_date} == set(dates)
     finally:
