@@ -8,9 +8,7 @@ cached per Python worker, which Spark reuses across batches.
 from __future__ import annotations
 
 import json
-import logging
 import re
-import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,14 +17,11 @@ CQL_FILE = Path(__file__).resolve().parents[1] / "sql" / "flight_delay_ml_respon
 DEFAULT_KEYSPACE = "agile_data_science"
 
 _clients: dict[tuple, Any] = {}
-log = logging.getLogger(__name__)
 
 # Client timeouts: a sink that stops answering fails the micro-batch (the stream application ends
 # and its Airflow owner resubmits it) instead of blocking the store query indefinitely.
 MONGO_TIMEOUT_MS = 60_000
 CASSANDRA_TIMEOUT_S = 30.0
-# A partition write slower than this is logged with its sink and size.
-SLOW_WRITE_S = 5.0
 
 
 def cql_statements(text: str, keyspace: str = DEFAULT_KEYSPACE) -> list[str]:
@@ -159,10 +154,7 @@ def write_partition(values: Iterable, mongo: dict[str, str] | None = None,
 
 
 def _write(batch: list[dict[str, Any]], mongo: dict[str, str] | None, cassandra: dict[str, Any] | None) -> None:
-    for name, target, writer in (("MongoDB", mongo, write_mongo), ("Cassandra", cassandra, write_cassandra)):
-        if target:
-            started = time.monotonic()
-            writer(batch, **target)
-            seconds = time.monotonic() - started
-            if seconds > SLOW_WRITE_S:
-                log.warning("slow %s write: %d records in %.1f s", name, len(batch), seconds)
+    if mongo:
+        write_mongo(batch, **mongo)
+    if cassandra:
+        write_cassandra(batch, **cassandra)
