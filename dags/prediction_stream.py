@@ -9,8 +9,9 @@ checkpoints, so no task blocks forever. If the job dies the task fails and is re
 30 s; runs are scheduled every 5 minutes with one active at a time, so a stopped stream is
 resubmitted within minutes. A promotion needs no run here: the job re-resolves the alias
 itself (`model_poll_seconds`) and swaps the model in place. `respond_mode` picks how requests are
-answered: `microbatch` (default, exactly once) or `realtime` (Spark real-time mode: lower latency,
-at-least-once; see the README's speed figures).
+answered: `realtime` (default: Spark real-time mode, each request as it arrives) or `microbatch`
+(Kafka transactions per micro-batch, about a second per answer); both answer each request once
+(see the README's serving section and speed figures).
 """
 from __future__ import annotations
 
@@ -58,9 +59,9 @@ def champion_exists(model_name: str) -> bool:
         "lease_minutes": Param(360, type="integer", minimum=1, maximum=MAX_LEASE_MINUTES, description="the job stops cleanly after this long"),
         "model_poll_seconds": Param(5, type="number", minimum=1),
         "archive_trigger": Param("30 seconds", type="string", description="trigger of the HDFS parquet query"),
-        "respond_mode": Param("microbatch", enum=["microbatch", "realtime"],
-                              description="microbatch: each request answered exactly once (Kafka transactions); "
-                                          "realtime: Spark real-time mode, lower latency, at-least-once answers"),
+        "respond_mode": Param("realtime", enum=["realtime", "microbatch"],
+                              description="realtime: Spark real-time mode, each request answered as it arrives; "
+                                          "microbatch: a Kafka transaction per micro-batch (about 1 s per answer)"),
     },
 )
 def prediction_stream():

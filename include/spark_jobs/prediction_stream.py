@@ -3,20 +3,23 @@ Cassandra and HDFS parquet. Three Structured Streaming queries in one applicatio
 
   respond  flight-delay-ml-request -> validate -> features -> model -> flight-delay-ml-response
            (bad messages -> flight-delay-ml-request-dlq with the reasons). The latency-critical
-           path. Each micro-batch is produced in one Kafka transaction together with a marker
-           (query, batch id) in a compacted bookkeeping topic; a batch replayed after a crash
-           finds its marker and is skipped, so each request is answered exactly once.
+           path, in one of two modes (--respond-mode):
+           realtime (default): Spark's real-time mode. Long-running tasks answer each request as
+             it arrives, through the Kafka sink, with a checkpoint every --realtime-checkpoint.
+             Only allow-listed JVM operators may run there, so the request is checked by the SQL
+             statement of the contract (flightdelay.contract_sql; no Python UDF).
+           microbatch: each micro-batch is checked by the Python contract and produced in one
+             Kafka transaction together with a marker (query, batch id) in a compacted
+             bookkeeping topic; a batch replayed after a crash finds its marker and is skipped.
+           Either way each output record names the request it answers in a Kafka header, and a
+           (re)started respond query skips the requests already answered since its checkpoint
+           (flightdelay.replay): a crash, a model swap or a lease end answers no request twice.
   store    flight-delay-ml-response (read_committed) -> MongoDB + Cassandra, keyed by UUID.
   archive  flight-delay-ml-response (read_committed) -> parquet under /user/spark/prediction,
            partitioned by prediction date, on a longer trigger (no tiny file per request);
            Spark's file sink log makes it exactly-once.
 
-With --respond-mode realtime the respond query runs in Spark's real-time mode instead: long-running
-tasks answer each request as it arrives through the Kafka sink, validating it with the SQL
-statement of the contract (flightdelay.contract_sql; no Python UDF may run there). The Kafka sink
-is at-least-once, so a restart may answer a request twice (with the same prediction): MongoDB and
-Cassandra, keyed by UUID, keep one record; the parquet archive keeps both. Both modes share the
-respond checkpoint, so switching resumes where the other mode stopped.
+Both modes share the respond checkpoint, so switching resumes where the other mode stopped.
 
 The model is the registered model's `champion` version, re-resolved every --model-poll-seconds.
 A new version is loaded while the old one keeps serving; then only the respond query (whose
@@ -44,7 +47,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay import contract, contract_sql, lake, sinks
+from flightdelay import contract, contract_sql, lake, replay, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
 
@@ -142,14 +145,16 @@ class TransactionalResponder:
         for row in rows:
             request = row.r.asDict()
             error = request.pop("error")
+            headers = [(replay.REQUEST_HEADER, replay.header_value(row.partition, row.offset))]
             if error:
                 record = contract.dead_letter(row.value, contract.InvalidRequest(json.loads(error)), row.topic,
                                               row.partition, row.offset)
-                self.producer.produce(NAMES.dlq_topic, value=json.dumps(record))
+                self.producer.produce(NAMES.dlq_topic, value=json.dumps(record), headers=headers)
                 continue
             record = contract.prediction(request, row.prediction, row.probability, row.Distance,
                                          self.champion.name, row.model_version, predicted_at)
-            self.producer.produce(NAMES.response_topic, key=record["UUID"], value=json.dumps(record))
+            self.producer.produce(NAMES.response_topic, key=record["UUID"], value=json.dumps(record),
+                                  headers=headers)
             answered += 1
         self.producer.produce(COMMIT_TOPIC, key=self.marker_key, value=json.dumps(
             {"batch_id": batch_id, "responses": answered, "rejected": len(rows) - answered}))
@@ -261,8 +266,20 @@ def kafka_source(spark: SparkSession, args, topic: str, **options: str) -> DataF
     return reader.load()
 
 
+def unanswered(spark: SparkSession, args, source: DataFrame) -> DataFrame:
+    """The request source without the requests answered since the checkpoint's last commit
+    (flightdelay.replay): a restart answers none of them a second time."""
+    since = replay.last_commit_millis(spark, f"{checkpoints(args)}/respond")
+    started = time.monotonic()
+    answered = replay.answered_requests(args.bootstrap_servers, [NAMES.response_topic, NAMES.dlq_topic],
+                                        since - replay.MARGIN_MS if since is not None else None)
+    log.warning("respond: skipping answered request offsets %s (read in %.1f s)", answered,
+                time.monotonic() - started)
+    return replay.skip_answered(source, answered)
+
+
 def start_respond(spark: SparkSession, args, champion: Champion, airports: DataFrame, responder) -> object:
-    source = kafka_source(spark, args, NAMES.request_topic)
+    source = unanswered(spark, args, kafka_source(spark, args, NAMES.request_topic))
     query = (scored_requests(source, champion.model, champion.version, airports).writeStream
              .queryName(f"{args.query_prefix}respond")
              .foreachBatch(responder)
@@ -277,11 +294,12 @@ def start_respond_realtime(spark: SparkSession, args, champion: Champion, airpor
     """The respond query in Spark's real-time mode: long-running tasks answer each request as it
     arrives, through the Kafka sink. Only allow-listed JVM operators may run there, so the request
     is validated by the SQL statement of the contract and the records are built in SQL. The Kafka
-    sink is at-least-once: a restart (crash, model swap, lease end) replays the requests read since
-    the last checkpoint (--realtime-checkpoint), and those get a second, equal answer."""
+    sink alone is at-least-once (a restart reads again the requests since the last checkpoint);
+    `unanswered` drops those already answered."""
     source = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", args.bootstrap_servers)
               .option("subscribe", NAMES.request_topic).option("startingOffsets", "earliest")
               .option("kafka.fetch.max.wait.ms", "10").load())
+    source = unanswered(spark, args, source)
     scored = scored_requests(source, champion.model, champion.version, airports, check=contract_sql.with_request)
     now = contract_sql.now_iso()
     bad = F.col("r.error").isNotNull()
@@ -291,7 +309,8 @@ def start_respond_realtime(spark: SparkSession, args, champion: Champion, airpor
         F.when(bad, contract_sql.dead_letter(F.col("value"), F.col("r.error"), F.col("topic"), F.col("partition"),
                                              F.col("offset"), now))
         .otherwise(contract_sql.prediction(F.col("r"), F.col("Distance"), F.col("prediction"), F.col("probability"),
-                                           champion.name, champion.version, now)).alias("value"))
+                                           champion.name, champion.version, now)).alias("value"),
+        replay.header_column(F.col("partition"), F.col("offset")).alias("headers"))
     return (records.writeStream.queryName(f"{args.query_prefix}respond")
             .format("kafka")
             .option("kafka.bootstrap.servers", args.bootstrap_servers)
@@ -388,9 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cassandra-port", type=int, default=9042)
     parser.add_argument("--checkpoint-root", default="", help="default: <hdfs>/user/spark/checkpoints/prediction_stream")
     parser.add_argument("--query-prefix", default="", help="prefix of query names, checkpoints, transactional id")
-    parser.add_argument("--respond-mode", choices=("microbatch", "realtime"), default="microbatch",
-                        help="microbatch: exactly-once transactional answers; realtime: Spark real-time mode, "
-                             "at-least-once (see start_respond_realtime)")
+    parser.add_argument("--respond-mode", choices=("realtime", "microbatch"), default="realtime",
+                        help="realtime: Spark real-time mode (see start_respond_realtime); microbatch: a Kafka "
+                             "transaction per micro-batch")
     parser.add_argument("--realtime-checkpoint", default="60 seconds", help="real-time mode batch (checkpoint) interval")
     parser.add_argument("--respond-trigger", default="0 seconds")
     parser.add_argument("--store-trigger", default="1 second")
@@ -452,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             respond.stop()
             spark.streams.resetTerminated()
+            time.sleep(1)  # records the stopped tasks had handed to their producer reach Kafka
             respond = restart_respond()
             log.warning("now serving %s version %s (respond query restarted in %.2f s)", champion.name,
                         champion.version, time.monotonic() - started)

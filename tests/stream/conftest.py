@@ -199,8 +199,8 @@ def stop_stream(api) -> None:
 
 @pytest.fixture(scope="package")
 def stream(airflow_api, champion_model, kafka):
-    """A prediction_stream run triggered through the Airflow API, answering requests (microbatch
-    mode). A test that replaces it restores it and updates run_id."""
+    """A prediction_stream run triggered through the Airflow API, answering requests (the DAG's
+    default mode, real-time). A test that replaces it restores it and updates run_id."""
     conf = {**STREAM_CONF, "model_name": champion_model}
     state = {"model_name": champion_model, "conf": conf}
     try:

@@ -1,0 +1,41 @@
+"""The replay guard's pure parts: answered offsets as ranges, the filter that skips them, the
+header every output record carries."""
+from __future__ import annotations
+
+from flightdelay import replay
+
+
+def test_offset_ranges_are_runs_of_consecutive_offsets():
+    assert replay.offset_ranges([]) == []
+    assert replay.offset_ranges([7]) == [(7, 7)]
+    assert replay.offset_ranges([5, 3, 4, 4, 9, 10, 12]) == [(3, 5), (9, 10), (12, 12)]
+
+
+def test_skip_answered_drops_exactly_the_answered_offsets(local_spark):
+    rows = [(partition, offset) for partition in (0, 1) for offset in range(10)]
+    source = local_spark.createDataFrame(rows, "partition int, offset long")
+    answered = {0: replay.offset_ranges([2, 3, 4, 8]), 1: replay.offset_ranges([0])}
+
+    kept = {(r.partition, r.offset) for r in replay.skip_answered(source, answered).collect()}
+
+    assert kept == set(rows) - {(0, 2), (0, 3), (0, 4), (0, 8), (1, 0)}
+    assert replay.skip_answered(source, {}) is source
+
+
+def test_skip_answered_takes_thousands_of_ranges(local_spark):
+    source = local_spark.createDataFrame([(0, offset) for offset in range(6000)], "partition int, offset long")
+    answered = {0: replay.offset_ranges(range(0, 6000, 2))}  # 3,000 ranges of one offset
+
+    kept = [r.offset for r in replay.skip_answered(source, answered).collect()]
+
+    assert kept == list(range(1, 6000, 2))
+
+
+def test_header_names_the_partition_and_offset(local_spark):
+    from pyspark.sql import functions as F
+
+    frame = local_spark.createDataFrame([(1, 42)], "partition int, offset long")
+    header = frame.select(replay.header_column(F.col("partition"), F.col("offset")).alias("h")).first().h
+
+    assert [(h.key, bytes(h.value).decode()) for h in header] == [(replay.REQUEST_HEADER, replay.header_value(1, 42))]
+    assert replay.header_value(1, 42) == "1:42"
