@@ -7,8 +7,10 @@ from typing import Any
 from flightdelay.config import SPARK_CONN_ID
 
 SPARK_JOBS = Path(__file__).resolve().parents[1] / "spark_jobs"
+# spark.cores.max: on a cluster (docker-compose) no application takes every slot, so batch jobs
+# run beside the long-running stream (ignored by the embedded local master).
 SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
-              "spark.ui.showConsoleProgress": "false"}
+              "spark.ui.showConsoleProgress": "false", "spark.cores.max": "4"}
 
 
 def spark_job(task_id: str, script: str, application_args: list[str], driver_memory: str = "2g",

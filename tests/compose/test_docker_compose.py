@@ -118,3 +118,16 @@ def test_same_services_as_embedded_runtime(project, settings):
     compose = set(project["services"])
     # Every embedded process has a container of the same name.
     assert embedded <= compose, embedded - compose
+
+
+def test_the_spark_worker_runs_the_stream_and_a_batch_job_at_once(project):
+    from flightdelay.spark_jobs import SPARK_CONF
+
+    command = project["services"]["spark-worker"]["command"]
+    slots = int(command[command.index("--cores") + 1])
+    per_application = int(SPARK_CONF["spark.cores.max"])
+    kafka_init = " ".join(project["services"]["kafka-init"]["command"])
+    request_partitions = int(kafka_init.split("--partitions")[1].split()[0])
+    # real-time mode holds a task per request partition, plus the store and archive queries
+    assert per_application >= request_partitions + 2
+    assert slots >= 2 * per_application, "the long-running stream would leave no slot to training"
