@@ -145,8 +145,11 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
         F.array(*[F.struct(F.lit(name).alias("field"), why.cast("string").alias("why"))
                   for name, why in reasons_in_order]),
         lambda entry: entry["why"].isNotNull()))
+    # The reasons map goes through a higher-order function, which Spark evaluates interpreted:
+    # build it only for a bad request (the compiled test below keeps valid ones off that path).
+    any_reason = F.coalesce(*[why for _, why in reasons_in_order]).isNotNull()
     error = (F.when(message_error.isNotNull(), F.to_json(F.create_map(F.lit("message"), message_error)))
-             .when(F.size(reasons) > 0, F.to_json(reasons)))
+             .when(any_reason, F.to_json(reasons)))
     return F.struct(*[out[name].alias(name) for name in (*contract.REQUIRED, *contract.OPTIONAL)],
                     f["UUID"].text.alias("UUID"), received.alias("ReceivedAt"), error.alias("error"))
 
