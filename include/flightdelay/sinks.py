@@ -89,8 +89,8 @@ def _cassandra(host: str, port: int, keyspace: str):
 def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collection: str) -> int:
     """Insert each record unless its UUID is stored already; returns how many were new.
 
-    One unordered insert_many: the unique UUID index refuses the records stored before (a
-    replayed micro-batch, or in real-time mode a request answered again after a crash), and the
+    One unordered insert_many: the unique UUID index refuses the records stored before (the
+    store query's micro-batch replayed after a restart, or a UUID a client sent twice), and the
     stored record stays: it is the first answer, the one the page showed. No update path: on
     FerretDB (SQLite) every write with a filter scans the collection (5-8 s per replace_one at
     200k documents, measured), so replacing a replayed batch record by record stalled the store
