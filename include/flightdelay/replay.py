@@ -18,7 +18,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -96,25 +96,31 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
         if not starts:
             return {}
         offsets: dict[int, set[int]] = {}
-        consumer.assign(starts)
-        deadline, records = time.monotonic() + timeout, 0
-        while True:
-            for message in consumer.consume(10000, 0.5):
-                if message.error():
-                    continue
-                records += 1
-                for key, value in message.headers() or ():
-                    if key == REQUEST_HEADER and value:
-                        partition, offset = value.decode().split(":")
-                        offsets.setdefault(int(partition), set()).add(int(offset))
-            # the last offsets may be transaction control records, never delivered: stop at the end
-            positions = consumer.position(starts)
-            if all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in positions):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"could not read {sorted(ends)} to their end in {timeout:.0f} s")
+        records = 0
+        for message in read_to_end(consumer, starts, ends, timeout):
+            records += 1
+            for key, value in message.headers() or ():
+                if key == REQUEST_HEADER and value:
+                    partition, offset = value.decode().split(":")
+                    offsets.setdefault(int(partition), set()).add(int(offset))
         log.warning("replay guard: %s output records since %s name %s answered requests", records, since_ms,
                     sum(map(len, offsets.values())))
         return {partition: offset_ranges(found) for partition, found in offsets.items()}
     finally:
         consumer.close()
+
+
+def read_to_end(consumer, starts: list, ends: dict[tuple[str, int], int], timeout: float) -> Iterator:
+    """The messages of `consumer` (read_committed) from the `starts` offsets up to the end offsets
+    `ends[(topic, partition)]`. The last offsets may be transaction control records, never
+    delivered: the end is reached when the consumer's position is there."""
+    consumer.assign(starts)
+    deadline = time.monotonic() + timeout
+    while True:
+        for message in consumer.consume(10000, 0.5):
+            if not message.error():
+                yield message
+        if all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in consumer.position(starts)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"could not read {sorted(ends)} to their end in {timeout:.0f} s")

@@ -240,17 +240,12 @@ def last_committed_batch(bootstrap: str, marker_key: str) -> int | None:
         low, high = consumer.get_watermark_offsets(TopicPartition(COMMIT_TOPIC, 0), timeout=30)
         if high <= low:
             return None
-        consumer.assign([TopicPartition(COMMIT_TOPIC, 0, low)])
         last = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and not message.error() and message.key() and message.key().decode() == marker_key:
+        for message in replay.read_to_end(consumer, [TopicPartition(COMMIT_TOPIC, 0, low)], {(COMMIT_TOPIC, 0): high},
+                                          120):
+            if message.key() and message.key().decode() == marker_key:
                 last = json.loads(message.value())["batch_id"]
-            # the last offsets may be transaction control records, never delivered: stop at the end
-            if consumer.position([TopicPartition(COMMIT_TOPIC, 0)])[0].offset >= high:
-                return last
-        raise RuntimeError(f"could not read {COMMIT_TOPIC} to its end ({high}) in 120 s")
+        return last
     finally:
         consumer.close()
 
@@ -471,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
             started = time.monotonic()
             respond.stop()
             spark.streams.resetTerminated()
-            time.sleep(1)  # records the stopped tasks had handed to their producer reach Kafka
+            if args.respond_mode == "realtime":
+                time.sleep(1)  # records the stopped tasks had handed to their producer reach Kafka
             respond = restart_respond()
             log.warning("now serving %s version %s (respond query restarted in %.2f s)", champion.name,
                         champion.version, time.monotonic() - started)
