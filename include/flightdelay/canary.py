@@ -3,6 +3,7 @@ checked for its prediction (used by the prediction_canary DAG)."""
 from __future__ import annotations
 
 import json
+import uuid as uuid_module
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ def canary_request() -> dict[str, Any]:
 
 
 def matching_response(message, uuid: str) -> dict | None:
-    """AwaitMessageSensor apply_function: the prediction of `uuid`, or None for other messages."""
+    """The prediction of `uuid` in a Kafka message, or None for other messages."""
     try:
         record = json.loads(message.value())
     except (TypeError, ValueError):
@@ -26,6 +27,57 @@ def matching_response(message, uuid: str) -> dict | None:
     if isinstance(record, dict) and record.get("UUID") == uuid and "Prediction" in record:
         return record
     return None
+
+
+def _consumer(config: dict[str, Any]):
+    from confluent_kafka import Consumer
+
+    return Consumer({**config, "group.id": f"prediction-canary-{uuid_module.uuid4().hex}",
+                     "enable.auto.commit": False, "isolation.level": "read_committed"})
+
+
+def end_offsets(config: dict[str, Any], topic: str) -> dict[str, int]:
+    """The end offset of each partition of `topic` now (keys are strings: the dict goes to XCom).
+    The answer to a request sent after this call lies at or after these offsets."""
+    from confluent_kafka import TopicPartition
+
+    consumer = _consumer(config)
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        return {str(p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+    finally:
+        consumer.close()
+
+
+def find_response(config: dict[str, Any], topic: str, starts: dict[str, int], uuid: str,
+                  timeout: float = 120) -> dict | None:
+    """The prediction of `uuid` in `topic`, read from the `starts` offsets (end_offsets taken
+    before the request was sent) to the topic's current end; None if it is not there yet.
+
+    The provider's AwaitMessageSensor is not used: its trigger starts from the consumer group's
+    committed offset (or the topic's beginning) and sleeps poll_interval after every message that
+    does not match, so on a topic with traffic it falls behind and never reaches the canary's."""
+    from confluent_kafka import TopicPartition
+
+    from flightdelay.replay import read_to_end
+
+    consumer = _consumer(config)
+    try:
+        begin, ends = [], {}
+        for partition, offset in starts.items():
+            high = consumer.get_watermark_offsets(TopicPartition(topic, int(partition)), timeout=30)[1]
+            if offset < high:
+                begin.append(TopicPartition(topic, int(partition), offset))
+                ends[(topic, int(partition))] = high
+        if not begin:
+            return None
+        for message in read_to_end(consumer, begin, ends, timeout):
+            found = matching_response(message, uuid)
+            if found is not None:
+                return found
+        return None
+    finally:
+        consumer.close()
 
 
 def parquet_has(client, folder: str, uuid: str) -> bool:

@@ -51,3 +51,37 @@ def test_topics_have_configured_partitions(platform):
     topics = admin.list_topics(timeout=10).topics
     for topic in (NAMES.request_topic, NAMES.response_topic, NAMES.dlq_topic):
         assert len(topics[topic].partitions) == int(platform.values["KAFKA_PARTITIONS"])
+
+
+def test_canary_finds_its_answer_behind_other_traffic(platform, unique):
+    """The canary's Kafka check reads from the offsets taken before its request, through every
+    other answer, and finds its own (the provider's trigger paused a second per other message)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from flightdelay import canary
+
+    config = {"bootstrap.servers": f"127.0.0.1:{platform.port('KAFKA_PORT')}"}
+    topic = f"platform-selftest-canary-{unique}"
+    admin = AdminClient(config)
+    admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(30)
+    try:
+        producer = Producer({**config, "linger.ms": 20})
+        for i in range(500):  # answered before the canary was sent: never read
+            producer.produce(topic, key=f"old-{i}", value=f'{{"UUID": "{unique}", "Prediction": 0}}')
+        producer.flush(30)
+        starts = canary.end_offsets(config, topic)
+        assert sum(starts.values()) == 500
+        assert canary.find_response(config, topic, starts, unique) is None
+        for i in range(20000):
+            producer.produce(topic, key=f"k{i}", value=f'{{"UUID": "other-{i}", "Prediction": 1}}')
+        producer.produce(topic, key=unique, value=f'{{"UUID": "{unique}", "Prediction": 3}}')
+        producer.produce(topic, key="tail", value=b"not json")
+        producer.flush(30)
+        started = time.monotonic()
+        found = canary.find_response(config, topic, starts, unique)
+        elapsed = time.monotonic() - started
+        assert found == {"UUID": unique, "Prediction": 3}
+        print(f"found behind 20,000 other messages in {elapsed:.2f} s")
+        assert canary.find_response(config, topic, starts, "no-such-uuid") is None
+    finally:
+        admin.delete_topics([topic])[topic].result(30)

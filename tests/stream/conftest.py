@@ -148,12 +148,12 @@ def task_tries(api, run_id: str, task_id: str = "run_stream") -> int:
     return response.json().get("try_number", 0) if response.status_code == 200 else 0
 
 
-def fail_active_runs(api, keep: str | None = None) -> None:
-    runs = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", params={"state": ["running", "queued"]},
+def fail_active_runs(api, keep: str | None = None, dag_id: str = DAG_ID) -> None:
+    runs = api.get(f"{api.base}/api/v2/dags/{dag_id}/dagRuns", params={"state": ["running", "queued"]},
                    timeout=30).json()["dag_runs"]
     for run in runs:
         if run["dag_run_id"] != keep:
-            api.patch(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run['dag_run_id']}", json={"state": "failed"},
+            api.patch(f"{api.base}/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}", json={"state": "failed"},
                       timeout=30).raise_for_status()
 
 
