@@ -7,6 +7,7 @@ supervisord supervises the processes (restart on crash, one log per service unde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -14,6 +15,7 @@ import signal
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import xmlrpc.client
 from pathlib import Path
@@ -71,7 +73,8 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(s.port("AIRFLOW_PORT")),
         "AIRFLOW__API__SECRET_KEY": s.secret("airflow_api_secret_key"),
         "AIRFLOW__API_AUTH__JWT_SECRET": s.secret("airflow_jwt_secret"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.postgres_uri("airflow"),
+        "MLFLOW_BACKEND_STORE_URI": s.postgres_uri("mlflow"),  # read by `mlflow server` only
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
@@ -113,8 +116,10 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries
             "autostart=true", "autorestart=true", "startsecs=3", f"startretries={start_retries}",
             "stopasgroup=true", "killasgroup=true", "stopwaitsecs=30",
             "redirect_stderr=true", f"stdout_logfile={s.logs}/{service.name}.log",
-            "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=2",
+            "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=2", f"stopsignal={service.stopsignal}",
         ]
+        if service.user:
+            lines.append(f"user={service.user}")
         if service.environment:
             env = ",".join(f'{k}="{v}"' for k, v in service.environment.items())
             lines.append(f"environment={env}")
@@ -211,7 +216,58 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
         ], env, s.logs / "init.log")
     for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out"):
         (s.data / folder).mkdir(parents=True, exist_ok=True)
-    run_step("migrate the Airflow database", [str(s.venv_bin / "airflow"), "db", "migrate"], env, s.logs / "init.log")
+    with postgres_running(s, env):
+        run_step("migrate the Airflow database", [str(s.venv_bin / "airflow"), "db", "migrate"], env,
+                 s.logs / "init.log")
+
+
+def as_postgres_user(s: Settings, command: list[str]) -> list[str]:
+    return ["runuser", "-u", s.postgres_user, "--", *command] if s.postgres_user else command
+
+
+@contextlib.contextmanager
+def postgres_running(s: Settings, env: dict[str, str]):
+    """PostgreSQL started for the first-start steps (its cluster made once, the airflow and
+    mlflow databases created if missing), stopped after them: supervisord runs it from then on."""
+    import psycopg2
+
+    data, log = s.data / "postgres", s.logs / "init.log"
+    if s.postgres_user and subprocess.run(as_postgres_user(s, ["test", "-x", str(s.data)])).returncode != 0:
+        raise PlatformError(f"PostgreSQL refuses to run as root, so it runs as user {s.postgres_user}, who cannot "
+                            f"reach {s.data}: let others traverse the folders above it (chmod o+x) or set "
+                            "FLIGHTDELAY_STATE_DIR to a folder it can reach")
+    if not (data / "PG_VERSION").exists():
+        data.mkdir(parents=True, exist_ok=True)
+        data.chmod(0o700)
+        with tempfile.TemporaryDirectory() as folder:
+            password_file = Path(folder) / "password"
+            password_file.write_text(s.secret("postgres_password"))
+            if s.postgres_user:
+                for path in (data, Path(folder), password_file):
+                    shutil.chown(path, s.postgres_user, s.postgres_user)
+            run_step("initialise PostgreSQL (metadata of Airflow and MLflow)", as_postgres_user(s, [
+                str(s.postgres_bin / "initdb"), "-D", str(data), "-U", "flightdelay", f"--pwfile={password_file}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"]), env, log)
+    server = " ".join(shlex.quote(part) for part in svc.postgres_command(s)[3:])  # after "postgres -D <data>"
+    run_step("start PostgreSQL for the first-start steps", as_postgres_user(s, [
+        str(s.postgres_bin / "pg_ctl"), "-D", str(data), "-o", server, "-w", "-t", "60", "start"]), env, log)
+    try:
+        connection = psycopg2.connect(host="127.0.0.1", port=s.port("POSTGRES_PORT"), user="flightdelay",
+                                      password=s.secret("postgres_password"), dbname="postgres")
+        connection.autocommit = True
+        try:
+            with connection.cursor() as cursor:
+                for database in ("airflow", "mlflow"):
+                    cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+                    if cursor.fetchone() is None:
+                        cursor.execute(f"CREATE DATABASE {database}")
+                        print(f"  - created PostgreSQL database {database}", flush=True)
+        finally:
+            connection.close()
+        yield
+    finally:
+        run_step("stop PostgreSQL (supervisord starts it)", as_postgres_user(s, [
+            str(s.postgres_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), env, log)
 
 
 def post_start(s: Settings) -> None:

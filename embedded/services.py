@@ -67,6 +67,8 @@ class Service:
     priority: int = 100
     directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    user: str | None = None  # run as this user (supervisord runs as root)
+    stopsignal: str = "TERM"
 
 
 # --- health checks: each raises Unhealthy with what it saw ---------------------------------
@@ -157,6 +159,25 @@ def check_mongo(port: int) -> Callable[[], None]:
     return check
 
 
+def check_postgres(port: int, password: str) -> Callable[[], None]:
+    def check() -> None:
+        import psycopg2
+
+        try:
+            psycopg2.connect(host="127.0.0.1", port=port, user="flightdelay", password=password,
+                             dbname="airflow", connect_timeout=2).close()
+        except psycopg2.Error as exc:
+            raise Unhealthy(f"postgres: {str(exc).strip()}") from exc
+    return check
+
+
+def postgres_command(s: Settings) -> list[str]:
+    """The PostgreSQL server on 127.0.0.1 only (no Unix socket: its default folder belongs to
+    Debian's own cluster)."""
+    return [str(s.postgres_bin / "postgres"), "-D", str(s.data / "postgres"), "-p", str(s.port("POSTGRES_PORT")),
+            "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
+
+
 def check_http(url: str, expect: Callable[[object], bool] = lambda body: True) -> Callable[[], None]:
     def check() -> None:
         body = http_json(url)
@@ -192,6 +213,16 @@ def services(s: Settings) -> list[Service]:
     # The scheduler's and triggerer's log servers bind every interface (hard-coded in Airflow);
     # with LocalExecutor the api-server reads the same log folder, so they are not started.
     return [
+        Service(
+            name="postgres",  # the metadata of Airflow and MLflow, as in docker-compose.yml
+            command=postgres_command(s),
+            ports={"POSTGRES_PORT": s.port("POSTGRES_PORT")},
+            check=check_postgres(s.port("POSTGRES_PORT"), s.secret("postgres_password")),
+            url=f"postgresql://127.0.0.1:{s.port('POSTGRES_PORT')} (databases airflow, mlflow)",
+            priority=5,
+            user=s.postgres_user,
+            stopsignal="INT",  # fast shutdown: TERM would wait for every client to disconnect
+        ),
         Service(
             name="kafka",
             command=[
@@ -275,8 +306,7 @@ def services(s: Settings) -> list[Service]:
             name="mlflow",
             command=[
                 str(bin_ / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(s.port("MLFLOW_PORT")),
-                "--workers", "1", "--backend-store-uri", f"sqlite:///{data}/mlflow/mlflow.db",
-                "--artifacts-destination", f"{data}/mlflow/artifacts", "--serve-artifacts",
+                "--workers", "1", "--artifacts-destination", f"{data}/mlflow/artifacts", "--serve-artifacts",
             ],
             ports={"MLFLOW_PORT": s.port("MLFLOW_PORT")},
             check=check_http(f"http://127.0.0.1:{s.port('MLFLOW_PORT')}/health"),

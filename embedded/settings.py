@@ -35,9 +35,10 @@ def _read_env_file(path: Path) -> dict[str, str]:
 
 
 def dotenv() -> dict[str, str]:
-    """`.env` if present, else the committed `.env.example`; the process environment wins."""
-    env_file = REPO / ".env"
-    values = _read_env_file(env_file if env_file.exists() else REPO / ".env.example")
+    """The committed `.env.example`, overridden by `.env` if present (so a key added to the
+    example after `.env` was made still has its default); the process environment wins."""
+    values = _read_env_file(REPO / ".env.example")
+    values.update(_read_env_file(REPO / ".env"))
     values.update({k: v for k, v in os.environ.items() if k in values})
     return values
 
@@ -101,6 +102,24 @@ class Settings:
     @property
     def java17(self) -> Path:
         return Path(os.environ.get("JAVA17_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")) / "bin" / "java"
+
+    @property
+    def postgres_bin(self) -> Path:
+        """The bin folder of the newest PostgreSQL server installed by Debian's packages."""
+        override = os.environ.get("POSTGRES_BIN")
+        if override:
+            return Path(override)
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(p.split("/")[4]))
+        return Path(found[-1]).parent if found else Path("/usr/lib/postgresql/bin")
+
+    @property
+    def postgres_user(self) -> str | None:
+        """PostgreSQL refuses to run as root: as root its processes run as Debian's `postgres`."""
+        return "postgres" if os.geteuid() == 0 else None
+
+    def postgres_uri(self, database: str) -> str:
+        password = self.secret("postgres_password")
+        return f"postgresql+psycopg2://flightdelay:{password}@127.0.0.1:{self.port('POSTGRES_PORT')}/{database}"
 
     @property
     def java_nifi(self) -> Path:
