@@ -75,6 +75,7 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": s.secret("airflow_jwt_secret"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.postgres_uri("airflow"),
         "MLFLOW_BACKEND_STORE_URI": s.postgres_uri("mlflow"),  # read by `mlflow server` only
+        "FERRETDB_POSTGRESQL_URL": s.postgres_uri("ferretdb", driver="postgres"),  # by ferretdb-launcher only
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
@@ -227,8 +228,9 @@ def as_postgres_user(s: Settings, command: list[str]) -> list[str]:
 
 @contextlib.contextmanager
 def postgres_running(s: Settings, env: dict[str, str]):
-    """PostgreSQL started for the first-start steps (its cluster made once, the airflow and
-    mlflow databases created if missing), stopped after them: supervisord runs it from then on."""
+    """PostgreSQL started for the first-start steps (its cluster made once, the databases of
+    Airflow, MLflow and FerretDB created if missing), stopped after them: supervisord runs it
+    from then on."""
     import psycopg2
 
     data, log = s.data / "postgres", s.logs / "init.log"
@@ -257,7 +259,7 @@ def postgres_running(s: Settings, env: dict[str, str]):
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
-                for database in ("airflow", "mlflow"):
+                for database in ("airflow", "mlflow", "ferretdb"):
                     cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                     if cursor.fetchone() is None:
                         cursor.execute(f"CREATE DATABASE {database}")
@@ -270,8 +272,51 @@ def postgres_running(s: Settings, env: dict[str, str]):
             str(s.postgres_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), env, log)
 
 
+def prepare_prediction_collection(s: Settings) -> None:
+    """The MongoDB prediction collection with its unique UUID index (the stream's schema task
+    makes the same) and FerretDB's lookup index on UUID."""
+    from pymongo import MongoClient
+
+    from flightdelay import sinks
+
+    database, collection = s.values["MONGO_DATABASE"], s.values["MONGO_COLLECTION"]
+    with MongoClient(f"mongodb://127.0.0.1:{s.port('MONGO_PORT')}/", serverSelectionTimeoutMS=10000) as client:
+        sinks.ensure_mongo_index(client[database][collection])
+    table = ferretdb_uuid_lookup_index(s, database, collection)
+    print(f"  - MongoDB {database}.{collection}: unique UUID index, lookup index in FerretDB's PostgreSQL table {table}",
+          flush=True)
+
+
+def ferretdb_uuid_lookup_index(s: Settings, database: str, collection: str) -> str:
+    """FerretDB's PostgreSQL backend looks a field up as `_jsonb -> 'UUID' @> <value>`, which the
+    btree of a unique index cannot serve, so every lookup by UUID scanned the table (250 ms at
+    300,000 documents); a GIN index on that expression serves it (1 ms). Without fastupdate: its
+    pending list of new entries, scanned by every lookup, made them 60-130 ms after 80,000 fresh
+    inserts (tests/benchmarks/bench_mongo.py). Made on the table that holds the (existing)
+    collection; returns that table's name."""
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=s.port("POSTGRES_PORT"), user="flightdelay",
+                                  password=s.secret("postgres_password"), dbname="ferretdb")
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT _jsonb ->> \'table\' FROM "{database}"._ferretdb_database_metadata '
+                           "WHERE _jsonb ->> '_id' = %s", (collection,))
+            table = cursor.fetchone()[0]
+            cursor.execute(f'CREATE INDEX IF NOT EXISTS "{FERRETDB_UUID_INDEX}_{table}" ON "{database}"."{table}" '
+                           "USING gin ((_jsonb -> 'UUID') jsonb_path_ops) WITH (fastupdate = off)")
+    finally:
+        connection.close()
+    return table
+
+
+FERRETDB_UUID_INDEX = "flightdelay_uuid_lookup"
+
+
 def post_start(s: Settings) -> None:
-    """Idempotent set-up that needs running services: Kafka topics, HDFS folders."""
+    """Idempotent set-up that needs running services: Kafka topics, HDFS folders, the MongoDB
+    prediction collection, the NiFi flow."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{s.port('KAFKA_PORT')}"})
@@ -287,6 +332,7 @@ def post_start(s: Settings) -> None:
     client = InsecureClient(f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')}", user="spark")
     for folder in (s.values["HDFS_PREDICTION_DIR"], "/user/spark/checkpoints", "/data"):
         client.makedirs(folder)
+    prepare_prediction_collection(s)
     deploy_nifi_flow(s)
 
 

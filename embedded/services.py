@@ -214,11 +214,11 @@ def services(s: Settings) -> list[Service]:
     # with LocalExecutor the api-server reads the same log folder, so they are not started.
     return [
         Service(
-            name="postgres",  # the metadata of Airflow and MLflow, as in docker-compose.yml
+            name="postgres",  # Airflow's and MLflow's metadata (as in docker-compose.yml), FerretDB's storage
             command=postgres_command(s),
             ports={"POSTGRES_PORT": s.port("POSTGRES_PORT")},
             check=check_postgres(s.port("POSTGRES_PORT"), s.secret("postgres_password")),
-            url=f"postgresql://127.0.0.1:{s.port('POSTGRES_PORT')} (databases airflow, mlflow)",
+            url=f"postgresql://127.0.0.1:{s.port('POSTGRES_PORT')} (databases airflow, mlflow, ferretdb)",
             priority=5,
             user=s.postgres_user,
             stopsignal="INT",  # fast shutdown: TERM would wait for every client to disconnect
@@ -280,7 +280,7 @@ def services(s: Settings) -> list[Service]:
                      f"127.0.0.1:{s.port('MONGO_PORT')}", "-data", f"{data}/ferretdb"],
             ports={"MONGO_PORT": s.port("MONGO_PORT")},
             check=check_mongo(s.port("MONGO_PORT")),
-            url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')}",
+            url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')} (FerretDB, stored in PostgreSQL)",
             priority=10,
         ),
         Service(

@@ -117,9 +117,9 @@ class Settings:
         """PostgreSQL refuses to run as root: as root its processes run as Debian's `postgres`."""
         return "postgres" if os.geteuid() == 0 else None
 
-    def postgres_uri(self, database: str) -> str:
-        password = self.secret("postgres_password")
-        return f"postgresql+psycopg2://flightdelay:{password}@127.0.0.1:{self.port('POSTGRES_PORT')}/{database}"
+    def postgres_uri(self, database: str, driver: str = "postgresql+psycopg2") -> str:
+        password = self.secret("postgres_password")  # URL-safe characters only
+        return f"{driver}://flightdelay:{password}@127.0.0.1:{self.port('POSTGRES_PORT')}/{database}"
 
     @property
     def java_nifi(self) -> Path:

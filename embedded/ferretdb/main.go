@@ -1,5 +1,7 @@
-// Command ferretdb-launcher runs FerretDB (a MongoDB-wire-compatible database on SQLite)
-// through its embeddable package, bound to one address, with its data in one folder.
+// Command ferretdb-launcher runs FerretDB (a MongoDB-wire-compatible database) through its
+// embeddable package, bound to one address. Its storage is PostgreSQL when the environment
+// variable FERRETDB_POSTGRESQL_URL is set (the URL holds a password: never on the command
+// line), otherwise SQLite files in the -data folder.
 //
 //	go build -o ferretdb-launcher . && ./ferretdb-launcher -listen 127.0.0.1:27017 -data /abs/dir
 //
@@ -37,12 +39,17 @@ func main() {
 	}
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	f, err := ferretdb.New(&ferretdb.Config{
+	config := ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dir + "/",
-	})
+	}
+	storage := "sqlite " + dir
+	if url := os.Getenv("FERRETDB_POSTGRESQL_URL"); url != "" {
+		config.Handler, config.PostgreSQLURL, storage = "postgresql", url, "postgresql"
+	}
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		log.Fatalf("cannot start FerretDB on %s: %s", *listen, err)
 	}
@@ -50,7 +57,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("FerretDB listening", "addr", *listen, "data", dir)
+	logger.Info("FerretDB listening", "addr", *listen, "storage", storage)
 	if err := f.Run(ctx); err != nil {
 		log.Fatal(err)
 	}

@@ -91,10 +91,10 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
 
     One unordered insert_many: the unique UUID index refuses the records stored before (the
     store query's micro-batch replayed after a restart, or a UUID a client sent twice), and the
-    stored record stays: it is the first answer, the one the page showed. No update path: on
-    FerretDB (SQLite) every write with a filter scans the collection (5-8 s per replace_one at
-    200k documents, measured), so replacing a replayed batch record by record stalled the store
-    query for minutes, while a refused insert costs nothing.
+    stored record stays: it is the first answer, the one the page showed. No update path: a
+    replayed batch replaced record by record costs a filtered write per record (on FerretDB with
+    SQLite storage each one scanned the collection, 5-8 s at 200k documents), while a refused
+    insert costs nothing.
     """
     if not records:
         return 0

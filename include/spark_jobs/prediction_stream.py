@@ -326,9 +326,7 @@ def start_sinks(spark: SparkSession, args) -> list:
 
     def store(batch: DataFrame, batch_id: int) -> None:
         # One task writes both sinks, leaving the other task slots to the respond query (on our
-        # 2 cores, a store task per Kafka partition held every slot and delayed the answers); one
-        # MongoDB writer at a time also suits FerretDB on SQLite, which deadlocks under
-        # concurrent writers to one collection.
+        # 2 cores, a store task per Kafka partition held every slot and delayed the answers).
         started = time.monotonic()
         batch.select("value").coalesce(1).foreachPartition(
             lambda rows: sinks.write_partition(rows, mongo=mongo, cassandra=cassandra))

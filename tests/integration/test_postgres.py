@@ -36,3 +36,29 @@ def test_airflow_and_mlflow_keep_their_metadata_in_postgres(platform, airflow_ap
 def test_postgres_refuses_a_wrong_password(platform):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         _connect(platform, "airflow", password="not-the-generated-one")
+
+
+def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platform, unique):
+    """FerretDB's storage is the `ferretdb` database; the prediction collection's table has the
+    GIN index that serves FerretDB's lookup by UUID (`_jsonb -> 'UUID' @> value`)."""
+    from pymongo import MongoClient
+
+    database, name = platform.values["MONGO_DATABASE"], platform.values["MONGO_COLLECTION"]
+    with MongoClient(f"mongodb://127.0.0.1:{platform.port('MONGO_PORT')}/") as client:
+        collection = client[database][name]
+        collection.insert_one({"UUID": f"pg-{unique}", "Prediction": 1})
+        try:
+            with _connect(platform, "ferretdb") as connection, connection.cursor() as cursor:
+                cursor.execute(f'SELECT _jsonb ->> \'table\' FROM "{database}"._ferretdb_database_metadata '
+                               "WHERE _jsonb ->> '_id' = %s", (name,))
+                table = cursor.fetchone()[0]
+                cursor.execute(f'SELECT count(*) FROM "{database}"."{table}" WHERE _jsonb -> \'UUID\' @> %s::jsonb',
+                               (f'"pg-{unique}"',))
+                assert cursor.fetchone()[0] == 1
+                cursor.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s "
+                               "AND indexname = %s", (database, table, f"{platformctl.FERRETDB_UUID_INDEX}_{table}"))
+                (definition,) = cursor.fetchone()
+            assert "gin" in definition and "'UUID'" in definition
+            assert collection.find_one({"UUID": f"pg-{unique}"})["Prediction"] == 1
+        finally:
+            collection.delete_many({"UUID": f"pg-{unique}"})
