@@ -9,7 +9,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${FLIGHTDELAY_STATE_DIR:-$REPO/.state}"
 STAMPS="$STATE/stamps"
-APT_PACKAGES=(libkrb5-dev postgresql chromium chromium-driver)  # postgresql: Airflow's and MLflow's metadata; chromium: the browser tests of the web app
+APT_PACKAGES=(libkrb5-dev postgresql chromium chromium-driver)  # postgresql: Airflow's and MLflow's metadata, FerretDB's storage; chromium: the browser tests of the web app
 mkdir -p "$STAMPS" "$STATE/logs"
 
 say() { printf '[install %4ss] %s\n' "$SECONDS" "$*"; }

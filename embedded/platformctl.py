@@ -247,7 +247,7 @@ def postgres_running(s: Settings, env: dict[str, str]):
             if s.postgres_user:
                 for path in (data, Path(folder), password_file):
                     shutil.chown(path, s.postgres_user, s.postgres_user)
-            run_step("initialise PostgreSQL (metadata of Airflow and MLflow)", as_postgres_user(s, [
+            run_step("initialise PostgreSQL (Airflow, MLflow, FerretDB)", as_postgres_user(s, [
                 str(s.postgres_bin / "initdb"), "-D", str(data), "-U", "flightdelay", f"--pwfile={password_file}",
                 "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"]), env, log)
     server = " ".join(shlex.quote(part) for part in svc.postgres_command(s)[3:])  # after "postgres -D <data>"
