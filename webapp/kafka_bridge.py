@@ -55,7 +55,7 @@ class ResponseRouter:
         self._lock = threading.Lock()
         self._waiters: dict[str, list[queue.Queue]] = {}
         self._recent: OrderedDict[str, tuple[float, dict]] = OrderedDict()
-        self._used: OrderedDict[str, float] = OrderedDict()
+        self._used: OrderedDict[str, None] = OrderedDict()  # a bounded ordered set: oldest dropped first
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="response-router", daemon=True)
 
@@ -81,7 +81,7 @@ class ResponseRouter:
         with self._lock:
             if request_id in self._used:
                 return False
-            self._used[request_id] = time.monotonic()
+            self._used[request_id] = None
             while len(self._used) > self.keep_max:
                 self._used.popitem(last=False)
         return True

@@ -57,11 +57,21 @@ def cassandra_row(p: dict[str, Any]) -> tuple:
             p["ModelName"], str(p["ModelVersion"]), _timestamp(p.get("ReceivedAt")), _timestamp(p["PredictedAt"]))
 
 
-INSERT_CQL = ("INSERT INTO {ks}.flight_delay_ml_response (uuid, origin, dest, carrier, flight_date, flight_num, "
-              "crs_dep_time, dep_delay, distance, prediction, prediction_label, probabilities, model_name, "
-              "model_version, received_at, predicted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-INSERT_BY_DATE_CQL = ("INSERT INTO {ks}.flight_delay_ml_response_by_flight_date (flight_date, uuid, origin, dest, "
-                      "carrier, dep_delay, prediction, model_version, predicted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+# The columns of cassandra_row, in its order; the by-date table holds some of them.
+COLUMNS = ["uuid", "origin", "dest", "carrier", "flight_date", "flight_num", "crs_dep_time", "dep_delay", "distance",
+           "prediction", "prediction_label", "probabilities", "model_name", "model_version", "received_at",
+           "predicted_at"]
+BY_DATE_COLUMNS = ["flight_date", "uuid", "origin", "dest", "carrier", "dep_delay", "prediction", "model_version",
+                   "predicted_at"]
+_BY_DATE_POSITIONS = [COLUMNS.index(column) for column in BY_DATE_COLUMNS]
+
+
+def _insert_cql(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {{ks}}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
+INSERT_CQL = _insert_cql("flight_delay_ml_response", COLUMNS)
+INSERT_BY_DATE_CQL = _insert_cql("flight_delay_ml_response_by_flight_date", BY_DATE_COLUMNS)
 
 
 def _mongo(uri: str):
@@ -124,8 +134,8 @@ def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspac
     rows = [cassandra_row(record) for record in records]
     by_date: dict[date, list[tuple]] = {}
     for row in rows:
-        by_date.setdefault(row[4], []).append((row[4], row[0], row[1], row[2], row[3], row[7], row[9], row[13],
-                                               row[15]))
+        by_date_row = tuple(row[i] for i in _BY_DATE_POSITIONS)
+        by_date.setdefault(by_date_row[0], []).append(by_date_row)
     groups = [(insert, rows[i:i + rows_per_batch]) for i in range(0, len(rows), rows_per_batch)]
     groups += [(insert_by_date, values[i:i + rows_per_batch])
                for values in by_date.values() for i in range(0, len(values), rows_per_batch)]
