@@ -231,8 +231,6 @@ def postgres_running(s: Settings, env: dict[str, str]):
     """PostgreSQL started for the first-start steps (its cluster made once, the databases of
     Airflow, MLflow and FerretDB created if missing), stopped after them: supervisord runs it
     from then on."""
-    import psycopg2
-
     data, log = s.data / "postgres", s.logs / "init.log"
     if s.postgres_user and subprocess.run(as_postgres_user(s, ["test", "-x", str(s.data)])).returncode != 0:
         raise PlatformError(f"PostgreSQL refuses to run as root, so it runs as user {s.postgres_user}, who cannot "
@@ -254,9 +252,7 @@ def postgres_running(s: Settings, env: dict[str, str]):
     run_step("start PostgreSQL for the first-start steps", as_postgres_user(s, [
         str(s.postgres_bin / "pg_ctl"), "-D", str(data), "-o", server, "-w", "-t", "60", "start"]), env, log)
     try:
-        connection = psycopg2.connect(host="127.0.0.1", port=s.port("POSTGRES_PORT"), user="flightdelay",
-                                      password=s.secret("postgres_password"), dbname="postgres")
-        connection.autocommit = True
+        connection = connect_postgres(s, "postgres")
         try:
             with connection.cursor() as cursor:
                 for database in ("airflow", "mlflow", "ferretdb"):
@@ -294,16 +290,10 @@ def ferretdb_uuid_lookup_index(s: Settings, database: str, collection: str) -> s
     pending list of new entries, scanned by every lookup, made them 60-130 ms after 80,000 fresh
     inserts (tests/benchmarks/bench_mongo.py). Made on the table that holds the (existing)
     collection; returns that table's name."""
-    import psycopg2
-
-    connection = psycopg2.connect(host="127.0.0.1", port=s.port("POSTGRES_PORT"), user="flightdelay",
-                                  password=s.secret("postgres_password"), dbname="ferretdb")
-    connection.autocommit = True
+    connection = connect_postgres(s, "ferretdb")
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f'SELECT _jsonb ->> \'table\' FROM "{database}"._ferretdb_database_metadata '
-                           "WHERE _jsonb ->> '_id' = %s", (collection,))
-            table = cursor.fetchone()[0]
+            table = ferretdb_table(cursor, database, collection)
             cursor.execute(f'CREATE INDEX IF NOT EXISTS "{FERRETDB_UUID_INDEX}_{table}" ON "{database}"."{table}" '
                            "USING gin ((_jsonb -> 'UUID') jsonb_path_ops) WITH (fastupdate = off)")
     finally:
@@ -312,6 +302,24 @@ def ferretdb_uuid_lookup_index(s: Settings, database: str, collection: str) -> s
 
 
 FERRETDB_UUID_INDEX = "flightdelay_uuid_lookup"
+
+
+def ferretdb_table(cursor, database: str, collection: str) -> str:
+    """The PostgreSQL table (in schema `database`) where FerretDB keeps `collection`."""
+    cursor.execute(f'SELECT _jsonb ->> \'table\' FROM "{database}"._ferretdb_database_metadata '
+                   "WHERE _jsonb ->> '_id' = %s", (collection,))
+    return cursor.fetchone()[0]
+
+
+def connect_postgres(s: Settings, database: str, password: str | None = None):
+    """An autocommit connection to the platform's PostgreSQL as its `flightdelay` user."""
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", port=s.port("POSTGRES_PORT"), user="flightdelay",
+                                  password=password or s.secret("postgres_password"), dbname=database,
+                                  connect_timeout=5)
+    connection.autocommit = True
+    return connection
 
 
 def post_start(s: Settings) -> None:

@@ -3,11 +3,10 @@ checked for its prediction (used by the prediction_canary DAG)."""
 from __future__ import annotations
 
 import json
-import uuid as uuid_module
 from pathlib import Path
 from typing import Any
 
-from flightdelay import contract
+from flightdelay import contract, kafka_read
 
 # A flight the model has seen routes like: JFK -> LAX on American, 10 minutes late.
 CANARY_FIELDS = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-06-14", "DepDelay": 10,
@@ -29,22 +28,12 @@ def matching_response(message, uuid: str) -> dict | None:
     return None
 
 
-def _consumer(config: dict[str, Any]):
-    from confluent_kafka import Consumer
-
-    return Consumer({**config, "group.id": f"prediction-canary-{uuid_module.uuid4().hex}",
-                     "enable.auto.commit": False, "isolation.level": "read_committed"})
-
-
 def end_offsets(config: dict[str, Any], topic: str) -> dict[str, int]:
     """The end offset of each partition of `topic` now (keys are strings: the dict goes to XCom).
     The answer to a request sent after this call lies at or after these offsets."""
-    from confluent_kafka import TopicPartition
-
-    consumer = _consumer(config)
+    consumer = kafka_read.reader(config, "prediction-canary")
     try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        return {str(p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+        return {str(p): high for p, (_low, high) in kafka_read.watermarks(consumer, topic).items()}
     finally:
         consumer.close()
 
@@ -59,19 +48,14 @@ def find_response(config: dict[str, Any], topic: str, starts: dict[str, int], uu
     does not match, so on a topic with traffic it falls behind and never reaches the canary's."""
     from confluent_kafka import TopicPartition
 
-    from flightdelay.replay import read_to_end
-
-    consumer = _consumer(config)
+    consumer = kafka_read.reader(config, "prediction-canary")
     try:
-        begin, ends = [], {}
-        for partition, offset in starts.items():
-            high = consumer.get_watermark_offsets(TopicPartition(topic, int(partition)), timeout=30)[1]
-            if offset < high:
-                begin.append(TopicPartition(topic, int(partition), offset))
-                ends[(topic, int(partition))] = high
+        highs = {p: high for p, (_low, high) in kafka_read.watermarks(consumer, topic).items()}
+        begin = [TopicPartition(topic, int(p), offset) for p, offset in starts.items() if offset < highs[int(p)]]
         if not begin:
             return None
-        for message in read_to_end(consumer, begin, ends, timeout):
+        ends = {(topic, tp.partition): highs[tp.partition] for tp in begin}
+        for message in kafka_read.read_to_end(consumer, begin, ends, timeout):
             found = matching_response(message, uuid)
             if found is not None:
                 return found

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from flightdelay import kafka_read
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +79,13 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
                       timeout: float = 300) -> dict[int, list[tuple[int, int]]]:
     """Request offsets (per request partition, as ranges) named by REQUEST_HEADER on `topics`
     in records produced since `since_ms` (None: the whole topics)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"prediction-stream-replay-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "prediction-stream-replay")
     try:
         starts, ends = [], {}
         for topic in topics:
-            for partition in consumer.list_topics(topic, timeout=30).topics[topic].partitions:
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
+            for partition, (low, high) in kafka_read.watermarks(consumer, topic).items():
                 ends[(topic, partition)] = high
                 starts.append(TopicPartition(topic, partition, since_ms if since_ms is not None else low))
         if since_ms is not None:  # -> the first offset produced at or after since_ms; -1: none
@@ -97,7 +95,7 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
             return {}
         offsets: dict[int, set[int]] = {}
         records = 0
-        for message in read_to_end(consumer, starts, ends, timeout):
+        for message in kafka_read.read_to_end(consumer, starts, ends, timeout):
             records += 1
             for key, value in message.headers() or ():
                 if key == REQUEST_HEADER and value:
@@ -109,18 +107,3 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
     finally:
         consumer.close()
 
-
-def read_to_end(consumer, starts: list, ends: dict[tuple[str, int], int], timeout: float) -> Iterator:
-    """The messages of `consumer` (read_committed) from the `starts` offsets up to the end offsets
-    `ends[(topic, partition)]`. The last offsets may be transaction control records, never
-    delivered: the end is reached when the consumer's position is there."""
-    consumer.assign(starts)
-    deadline = time.monotonic() + timeout
-    while True:
-        for message in consumer.consume(10000, 0.5):
-            if not message.error():
-                yield message
-        if all(tp.offset >= ends[(tp.topic, tp.partition)] for tp in consumer.position(starts)):
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"could not read {sorted(ends)} to their end in {timeout:.0f} s")

@@ -47,7 +47,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay import contract, contract_sql, lake, replay, sinks
+from flightdelay import contract, contract_sql, kafka_read, lake, replay, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
 
@@ -232,17 +232,16 @@ def ensure_commit_topic(bootstrap: str) -> None:
 
 def last_committed_batch(bootstrap: str, marker_key: str) -> int | None:
     """The batch id of the last committed marker under `marker_key` (read_committed), or None."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "prediction-stream-marker-reader",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "prediction-stream-marker-reader")
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(COMMIT_TOPIC, 0), timeout=30)
+        low, high = kafka_read.watermarks(consumer, COMMIT_TOPIC)[0]
         if high <= low:
             return None
         last = None
-        for message in replay.read_to_end(consumer, [TopicPartition(COMMIT_TOPIC, 0, low)], {(COMMIT_TOPIC, 0): high},
-                                          120):
+        for message in kafka_read.read_to_end(consumer, [TopicPartition(COMMIT_TOPIC, 0, low)],
+                                              {(COMMIT_TOPIC, 0): high}, 120):
             if message.key() and message.key().decode() == marker_key:
                 last = json.loads(message.value())["batch_id"]
         return last

@@ -10,9 +10,7 @@ from embedded import platformctl
 
 
 def _connect(platform, database: str, password: str | None = None):
-    return psycopg2.connect(host="127.0.0.1", port=platform.port("POSTGRES_PORT"), user="flightdelay",
-                            password=password or platform.secret("postgres_password"), dbname=database,
-                            connect_timeout=5)
+    return platformctl.connect_postgres(platform, database, password)
 
 
 def test_airflow_and_mlflow_keep_their_metadata_in_postgres(platform, airflow_api, unique):
@@ -49,9 +47,7 @@ def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platfo
         collection.insert_one({"UUID": f"pg-{unique}", "Prediction": 1})
         try:
             with _connect(platform, "ferretdb") as connection, connection.cursor() as cursor:
-                cursor.execute(f'SELECT _jsonb ->> \'table\' FROM "{database}"._ferretdb_database_metadata '
-                               "WHERE _jsonb ->> '_id' = %s", (name,))
-                table = cursor.fetchone()[0]
+                table = platformctl.ferretdb_table(cursor, database, name)
                 cursor.execute(f'SELECT count(*) FROM "{database}"."{table}" WHERE _jsonb -> \'UUID\' @> %s::jsonb',
                                (f'"pg-{unique}"',))
                 assert cursor.fetchone()[0] == 1

@@ -157,6 +157,14 @@ def fail_active_runs(api, keep: str | None = None, dag_id: str = DAG_ID) -> None
                       timeout=30).raise_for_status()
 
 
+def unpause_alone(api, dag_id: str) -> None:
+    """Unpause `dag_id` and fail its active runs. Unpausing makes the scheduler create its latest
+    scheduled run at once; one active run at a time, so a run triggered next would wait behind it."""
+    api.patch(f"{api.base}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
+    time.sleep(5)
+    fail_active_runs(api, dag_id=dag_id)
+
+
 STREAM_CONF = {"lease_minutes": 60, "model_poll_seconds": 2, "archive_trigger": "5 seconds"}
 
 
@@ -165,11 +173,7 @@ def start_stream_run(api, kafka: Kafka, conf: dict) -> str:
     the job answers requests."""
     wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
                f"{DAG_ID} to be listed")
-    # Unpaused first (the scheduler then creates its latest scheduled run at once), then every
-    # active run but ours is failed: one active run at a time, so ours would wait behind it.
-    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
-    time.sleep(5)
-    fail_active_runs(api)
+    unpause_alone(api, DAG_ID)
     response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
                         json={"logical_date": None, "conf": conf})
     assert response.status_code == 200, response.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.stream.conftest import fail_active_runs, wait_until
+from tests.stream.conftest import unpause_alone, wait_until
 
 DAG_ID = "prediction_canary"
 SINK_TASKS = {"kafka_response_topic", "mongodb", "cassandra", "hdfs_partition", "hdfs_parquet_record", "nifi_txt_file"}
@@ -14,12 +14,8 @@ def test_canary_finds_its_prediction_in_every_sink(stream, airflow_api):
     api = airflow_api
     wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
                f"{DAG_ID} to be listed")
-    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
     try:
-        # Unpausing makes the scheduler create the latest scheduled run; one active run at a time,
-        # so ours would wait behind it: it is failed, the run under test is the one triggered here.
-        time.sleep(5)
-        fail_active_runs(api, dag_id=DAG_ID)
+        unpause_alone(api, DAG_ID)  # the run under test is the one triggered here
         response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
         assert response.status_code == 200, response.text
         run_id = response.json()["dag_run_id"]
