@@ -57,21 +57,12 @@ def cassandra_row(p: dict[str, Any]) -> tuple:
             p["ModelName"], str(p["ModelVersion"]), _timestamp(p.get("ReceivedAt")), _timestamp(p["PredictedAt"]))
 
 
-# The columns of cassandra_row, in its order; the by-date table holds some of them.
+# The columns of cassandra_row, in its order.
 COLUMNS = ["uuid", "origin", "dest", "carrier", "flight_date", "flight_num", "crs_dep_time", "dep_delay", "distance",
            "prediction", "prediction_label", "probabilities", "model_name", "model_version", "received_at",
            "predicted_at"]
-BY_DATE_COLUMNS = ["flight_date", "uuid", "origin", "dest", "carrier", "dep_delay", "prediction", "model_version",
-                   "predicted_at"]
-_BY_DATE_POSITIONS = [COLUMNS.index(column) for column in BY_DATE_COLUMNS]
-
-
-def _insert_cql(table: str, columns: list[str]) -> str:
-    return f"INSERT INTO {{ks}}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-
-
-INSERT_CQL = _insert_cql("flight_delay_ml_response", COLUMNS)
-INSERT_BY_DATE_CQL = _insert_cql("flight_delay_ml_response_by_flight_date", BY_DATE_COLUMNS)
+INSERT_CQL = (f"INSERT INTO {{ks}}.flight_delay_ml_response ({', '.join(COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(COLUMNS))})")
 
 
 def _mongo(uri: str):
@@ -91,8 +82,7 @@ def _cassandra(host: str, port: int, keyspace: str):
 
         session = Cluster([host], port=port, connect_timeout=15).connect()
         session.default_timeout = CASSANDRA_TIMEOUT_S
-        _clients[key] = (session, session.prepare(INSERT_CQL.format(ks=keyspace)),
-                         session.prepare(INSERT_BY_DATE_CQL.format(ks=keyspace)))
+        _clients[key] = (session, session.prepare(INSERT_CQL.format(ks=keyspace)))
     return _clients[key]
 
 
@@ -122,28 +112,20 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
 
 def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str,
                     rows_per_batch: int = 50) -> int:
-    """Both tables, in UNLOGGED batches: rows of one flight date share a partition of the by-date
-    table (the batch is one write there); the by-UUID rows are grouped only to save round trips
-    (not atomic, which upserts by UUID do not need)."""
+    """Upserts by UUID in UNLOGGED batches: grouped only to save round trips (not atomic, which
+    upserts by UUID do not need)."""
     if not records:
         return 0
     from cassandra.concurrent import execute_concurrent
     from cassandra.query import BatchStatement, BatchType
 
-    session, insert, insert_by_date = _cassandra(host, port, keyspace)
+    session, insert = _cassandra(host, port, keyspace)
     rows = [cassandra_row(record) for record in records]
-    by_date: dict[date, list[tuple]] = {}
-    for row in rows:
-        by_date_row = tuple(row[i] for i in _BY_DATE_POSITIONS)
-        by_date.setdefault(by_date_row[0], []).append(by_date_row)
-    groups = [(insert, rows[i:i + rows_per_batch]) for i in range(0, len(rows), rows_per_batch)]
-    groups += [(insert_by_date, values[i:i + rows_per_batch])
-               for values in by_date.values() for i in range(0, len(values), rows_per_batch)]
     batches = []
-    for statement, group in groups:
+    for i in range(0, len(rows), rows_per_batch):
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        for values in group:
-            batch.add(statement, values)
+        for values in rows[i:i + rows_per_batch]:
+            batch.add(insert, values)
         batches.append((batch, ()))
     for ok, result in execute_concurrent(session, batches, concurrency=8, raise_on_first_error=False):
         if not ok:
