@@ -7,9 +7,8 @@ request rates, and the drain rate of a backlog (throughput with nothing lost).
 
 Requests are produced at a steady rate for --seconds each (what is due every 5 ms); the latency
 of a request is the time from its produce call to its response arriving at a read_committed
-consumer. Then --backlog
-requests are produced as fast as possible and the time until all are answered gives the
-sustained predictions/s. Prints figures; asserts nothing.
+consumer. Then --backlog requests are produced as fast as possible and the time until all are
+answered gives the sustained predictions/s. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 

@@ -9,31 +9,27 @@ from mlflow import MlflowClient
 from embedded import platformctl
 
 
-def _connect(platform, database: str, password: str | None = None):
-    return platformctl.connect_postgres(platform, database, password)
-
-
 def test_airflow_and_mlflow_keep_their_metadata_in_postgres(platform, airflow_api, unique):
     env = platformctl.environment(platform)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://")
 
     listed = airflow_api.get(f"{airflow_api.base}/api/v2/dags", params={"limit": 100}, timeout=30).json()
-    with _connect(platform, "airflow") as connection, connection.cursor() as cursor:
+    with platformctl.connect_postgres(platform, "airflow") as connection, connection.cursor() as cursor:
         cursor.execute("SELECT dag_id FROM dag")
         stored = {row[0] for row in cursor.fetchall()}
     assert {dag["dag_id"] for dag in listed["dags"]} <= stored
 
     name = f"platform-test-pg-{unique}"
     MlflowClient(f"http://127.0.0.1:{platform.port('MLFLOW_PORT')}").create_experiment(name)
-    with _connect(platform, "mlflow") as connection, connection.cursor() as cursor:
+    with platformctl.connect_postgres(platform, "mlflow") as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM experiments WHERE name = %s", (name,))
         assert cursor.fetchone()[0] == 1
 
 
 def test_postgres_refuses_a_wrong_password(platform):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        _connect(platform, "airflow", password="not-the-generated-one")
+        platformctl.connect_postgres(platform, "airflow", password="not-the-generated-one")
 
 
 def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platform, unique):
@@ -46,7 +42,7 @@ def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platfo
         collection = client[database][name]
         collection.insert_one({"UUID": f"pg-{unique}", "Prediction": 1})
         try:
-            with _connect(platform, "ferretdb") as connection, connection.cursor() as cursor:
+            with platformctl.connect_postgres(platform, "ferretdb") as connection, connection.cursor() as cursor:
                 table = platformctl.ferretdb_table(cursor, database, name)
                 cursor.execute(f'SELECT count(*) FROM "{database}"."{table}" WHERE _jsonb -> \'UUID\' @> %s::jsonb',
                                (f'"pg-{unique}"',))
