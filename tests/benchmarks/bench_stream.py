@@ -9,6 +9,12 @@ Requests are produced at a steady rate for --seconds each (what is due every 5 m
 of a request is the time from its produce call to its response arriving at a read_committed
 consumer. Then --backlog requests are produced as fast as possible and the time until all are
 answered gives the sustained predictions/s. Prints figures; asserts nothing.
+
+The sinks (the `store` and `archive` queries) read the response topic behind the answers, in the
+same Spark application and on the same cores. Before the first rate and after each one the
+benchmark waits until they have caught up (their checkpoints' last committed offsets, embedded
+platform), so that a rate is not measured against the backlog an earlier one left, and prints
+how far behind they were when the rate ended and how long they took to catch up.
 """
 from __future__ import annotations
 
@@ -36,6 +42,56 @@ def request() -> tuple[str, str]:
     """A fresh request: (UUID, JSON text)."""
     request_id = str(uuid.uuid4())
     return request_id, json.dumps({**FLIGHT, "UUID": request_id})
+
+
+def sink_lag(bootstrap: str) -> dict[str, int] | None:
+    """Response records each sink query has not stored yet: the topic's end offsets minus the
+    offsets of the query's last committed batch. None when the checkpoints are not a local folder
+    (docker-compose keeps them in HDFS)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from flightdelay.config import NAMES, stream_checkpoint_root
+
+    root = stream_checkpoint_root()
+    if not root.startswith("file://"):
+        return None
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
+    try:
+        lags = {}
+        for query in ("store", "archive"):
+            folder = Path(root.removeprefix("file://")) / "default" / query
+            committed = [int(f.name) for f in (folder / "commits").iterdir() if f.name.isdigit()]
+            if not committed:
+                return None
+            offsets = json.loads((folder / "offsets" / str(max(committed))).read_text().splitlines()[-1])
+            lags[query] = sum(
+                consumer.get_watermark_offsets(TopicPartition(NAMES.response_topic, int(p)), timeout=30)[1] - offset
+                for p, offset in offsets[NAMES.response_topic].items())
+        return lags
+    finally:
+        consumer.close()
+
+
+def wait_for_sinks(bootstrap: str, timeout: float = 1800, slack: int = 25000) -> tuple[dict[str, int] | None, float]:
+    """Wait until each sink is fewer than `slack` records behind (the archive writes every 30 s);
+    returns the lags found first and the seconds waited."""
+    started = time.perf_counter()
+    first = lags = sink_lag(bootstrap)
+    printed = 0.0
+    while lags is not None and max(lags.values()) >= slack and time.perf_counter() - started < timeout:
+        if time.perf_counter() - printed >= 30:
+            print(f"  waiting for the sinks to catch up: {lags} records behind", flush=True)
+            printed = time.perf_counter()
+        time.sleep(5)
+        lags = sink_lag(bootstrap)
+    return first, time.perf_counter() - started
+
+
+def report_sinks(bootstrap: str, when: str) -> None:
+    lags, waited = wait_for_sinks(bootstrap)
+    if lags:
+        print(f"  sinks {when}: store {lags['store']}, archive {lags['archive']} records behind; "
+              f"caught up (< 25,000 behind) {waited:.0f} s later", flush=True)
 
 
 class Client:
@@ -97,6 +153,7 @@ def main() -> int:
     if not client.wait_all(list(client.sent), 120):
         print("no response within 120 s: is the stream running (prediction_stream DAG)?")
         return 1
+    report_sinks(args.bootstrap, "before the first rate")
     print(f"{'rate/s':>8} {'sent':>6} {'answered':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for rate in [float(r) for r in args.rates.split(",")]:
         client.sent.clear()
@@ -116,7 +173,10 @@ def main() -> int:
         latencies = [1000 * (client.received[i] - client.sent[i]) for i in client.sent if i in client.received]
         print(f"{rate:8.0f} {len(client.sent):6d} {len(latencies):8d} {percentile(latencies, 50):8.0f} "
               f"{percentile(latencies, 95):8.0f} {percentile(latencies, 99):8.0f}", flush=True)
+        report_sinks(args.bootstrap, "when the last answer came")
 
+    if not args.backlog:
+        return 0
     client.sent.clear()
     client.received.clear()
     backlog = [request() for _ in range(args.backlog)]  # made before the clock starts
@@ -132,6 +192,7 @@ def main() -> int:
     if client.received:
         mean_latency = statistics.mean(client.received[i] - client.sent[i] for i in client.received)
         print(f"  mean time in queue during the backlog: {mean_latency:.1f} s")
+        report_sinks(args.bootstrap, "when the last answer came")
     return 0
 
 
