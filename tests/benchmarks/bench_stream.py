@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "include")]
 
+SINK_SLACK = 25000  # records a sink may be behind and count as caught up
 FLIGHT = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 10.0,
           "CRSDepTime": "08:30"}
 
@@ -72,13 +73,13 @@ def sink_lag(bootstrap: str) -> dict[str, int] | None:
         consumer.close()
 
 
-def wait_for_sinks(bootstrap: str, timeout: float = 1800, slack: int = 25000) -> tuple[dict[str, int] | None, float]:
-    """Wait until each sink is fewer than `slack` records behind (the archive writes every 30 s);
+def wait_for_sinks(bootstrap: str, timeout: float = 1800) -> tuple[dict[str, int] | None, float]:
+    """Wait until each sink is fewer than SINK_SLACK records behind (the archive writes every 30 s);
     returns the lags found first and the seconds waited."""
     started = time.perf_counter()
     first = lags = sink_lag(bootstrap)
     printed = 0.0
-    while lags is not None and max(lags.values()) >= slack and time.perf_counter() - started < timeout:
+    while lags is not None and max(lags.values()) >= SINK_SLACK and time.perf_counter() - started < timeout:
         if time.perf_counter() - printed >= 30:
             print(f"  waiting for the sinks to catch up: {lags} records behind", flush=True)
             printed = time.perf_counter()
@@ -91,7 +92,7 @@ def report_sinks(bootstrap: str, when: str) -> None:
     lags, waited = wait_for_sinks(bootstrap)
     if lags:
         print(f"  sinks {when}: store {lags['store']}, archive {lags['archive']} records behind; "
-              f"caught up (< 25,000 behind) {waited:.0f} s later", flush=True)
+              f"caught up (< {SINK_SLACK:,} behind) {waited:.0f} s later", flush=True)
 
 
 class Client:
