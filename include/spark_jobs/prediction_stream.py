@@ -333,24 +333,18 @@ def start_sinks(spark: SparkSession, args) -> list:
         if seconds > SLOW_STORE_BATCH_S:
             log.warning("slow store batch %s: %.1f s", batch_id, seconds)
 
-    def responses(max_offsets: int) -> DataFrame:
-        """Only records of the prediction contract (anything else on the topic is not ours to store)."""
-        return (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed",
-                                                                   "maxOffsetsPerTrigger": str(max_offsets)})
-                .select(F.col("value").cast("string").alias("value"))
-                .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
-                .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
-
-    store_query = (responses(args.max_offsets_per_trigger).writeStream.queryName(f"{args.query_prefix}store")
+    # Only records of the prediction contract (anything else on the topic is not ours to store).
+    responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
+                 .select(F.col("value").cast("string").alias("value"))
+                 .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
+                 .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
+    store_query = (responses.writeStream.queryName(f"{args.query_prefix}store")
                    .foreachBatch(store)
                    .option("checkpointLocation", f"{checkpoints(args)}/store")
                    .trigger(processingTime=args.store_trigger)
                    .start())
 
-    # Its own cap: at the default 30 s trigger, 20,000 records a batch would hold the archive to
-    # 667 records/s, far below what the answers sustain.
-    parsed = (responses(args.archive_max_offsets).select("p.*")
-              .withColumn("date", F.to_date(F.to_timestamp("PredictedAt"))))
+    parsed = responses.select("p.*").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
     archive = (parsed.writeStream.queryName(f"{args.query_prefix}archive")
                .format("parquet")
                .option("path", f"{args.hdfs.rstrip('/')}{NAMES.hdfs_prediction_dir}")
@@ -394,7 +388,7 @@ def session(args) -> SparkSession:
     return builder.getOrCreate()
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hdfs", required=True)
     parser.add_argument("--bootstrap-servers", required=True)
@@ -412,20 +406,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--respond-trigger", default="0 seconds")
     parser.add_argument("--store-trigger", default="1 second")
     parser.add_argument("--archive-trigger", default="30 seconds")
-    parser.add_argument("--max-offsets-per-trigger", type=int, default=20000,
-                        help="most records a respond (micro-batch mode) or store batch reads")
-    parser.add_argument("--archive-max-offsets", type=int, default=300000,
-                        help="most records an archive batch reads (10,000/s at the default 30 s trigger)")
+    parser.add_argument("--max-offsets-per-trigger", type=int, default=20000)
     parser.add_argument("--model-poll-seconds", type=float, default=5.0)
     parser.add_argument("--model-wait-minutes", type=float, default=30.0)
     parser.add_argument("--lease-minutes", type=float, default=0.0, help="stop cleanly after this long; 0: never")
     args = parser.parse_args(argv)
     args.checkpoint_root = args.checkpoint_root or f"{args.hdfs.rstrip('/')}/user/spark/checkpoints/prediction_stream"
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
 
