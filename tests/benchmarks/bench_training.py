@@ -48,6 +48,7 @@ def main() -> int:
     parser.add_argument("--walk-forward", type=int, default=0, metavar="MONTHS",
                         help="hold out each of the last MONTHS months in turn instead of the report")
     args = parser.parse_args()
+
     from pyspark.sql import SparkSession
 
     from flightdelay import features, lake, modeling, sources
