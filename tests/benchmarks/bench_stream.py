@@ -49,28 +49,26 @@ def sink_lag(bootstrap: str) -> dict[str, int] | None:
     """Response records each sink query has not stored yet: the topic's end offsets minus the
     offsets of the query's last committed batch. None when the checkpoints are not a local folder
     (docker-compose keeps them in HDFS)."""
-    from confluent_kafka import Consumer, TopicPartition
-
+    from flightdelay import kafka_read
     from flightdelay.config import NAMES, stream_checkpoint_root
 
     root = stream_checkpoint_root()
     if not root.startswith("file://"):
         return None
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}"})
+    consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "bench")
     try:
-        lags = {}
-        for query in ("store", "archive"):
-            folder = Path(root.removeprefix("file://")) / "default" / query
-            committed = [int(f.name) for f in (folder / "commits").iterdir() if f.name.isdigit()]
-            if not committed:
-                return None
-            offsets = json.loads((folder / "offsets" / str(max(committed))).read_text().splitlines()[-1])
-            lags[query] = sum(
-                consumer.get_watermark_offsets(TopicPartition(NAMES.response_topic, int(p)), timeout=30)[1] - offset
-                for p, offset in offsets[NAMES.response_topic].items())
-        return lags
+        ends = {p: high for p, (_, high) in kafka_read.watermarks(consumer, NAMES.response_topic).items()}
     finally:
         consumer.close()
+    lags = {}
+    for query in ("store", "archive"):
+        folder = Path(root.removeprefix("file://")) / "default" / query
+        committed = [int(f.name) for f in (folder / "commits").iterdir() if f.name.isdigit()]
+        if not committed:
+            return None
+        offsets = json.loads((folder / "offsets" / str(max(committed))).read_text().splitlines()[-1])
+        lags[query] = sum(ends[int(p)] - offset for p, offset in offsets[NAMES.response_topic].items())
+    return lags
 
 
 def wait_for_sinks(bootstrap: str, timeout: float = 1800) -> tuple[dict[str, int] | None, float]:
@@ -97,18 +95,17 @@ def report_sinks(bootstrap: str, when: str) -> None:
 
 class Client:
     def __init__(self, bootstrap: str) -> None:
-        from confluent_kafka import Consumer, Producer, TopicPartition
+        from confluent_kafka import Producer, TopicPartition
 
+        from flightdelay import kafka_read
         from flightdelay.config import NAMES
 
         self.names = NAMES
         self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "queue.buffering.max.messages": 1000000})
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
-                                  "isolation.level": "read_committed", "enable.auto.commit": False})
+        self.consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "bench")
         topic = NAMES.response_topic
-        partitions = self.consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        self.consumer.assign([TopicPartition(topic, p, self.consumer.get_watermark_offsets(
-            TopicPartition(topic, p), timeout=30)[1]) for p in partitions])
+        self.consumer.assign([TopicPartition(topic, p, high)
+                              for p, (_, high) in kafka_read.watermarks(self.consumer, topic).items()])
         self.sent: dict[str, float] = {}
         self.received: dict[str, float] = {}
 
