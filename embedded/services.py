@@ -276,8 +276,8 @@ def services(s: Settings) -> list[Service]:
         ),
         Service(
             name="mongodb",
-            command=[str(s.state / "bin" / "ferretdb-launcher"), "-listen",
-                     f"127.0.0.1:{s.port('MONGO_PORT')}", "-data", f"{data}/ferretdb"],
+            # Stores in PostgreSQL: FERRETDB_POSTGRESQL_URL is in the environment (platformctl).
+            command=[str(s.state / "bin" / "ferretdb-launcher"), "-listen", f"127.0.0.1:{s.port('MONGO_PORT')}"],
             ports={"MONGO_PORT": s.port("MONGO_PORT")},
             check=check_mongo(s.port("MONGO_PORT")),
             url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')} (FerretDB, stored in PostgreSQL)",
