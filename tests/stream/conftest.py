@@ -139,8 +139,8 @@ def stream_drivers() -> list[psutil.Process]:
     return found
 
 
-def dag_run_state(api, run_id: str) -> str:
-    return api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
+def dag_run_state(api, run_id: str, dag_id: str = DAG_ID) -> str:
+    return api.get(f"{api.base}/api/v2/dags/{dag_id}/dagRuns/{run_id}", timeout=30).json()["state"]
 
 
 def task_tries(api, run_id: str, task_id: str = "run_stream") -> int:
@@ -157,12 +157,25 @@ def fail_active_runs(api, keep: str | None = None, dag_id: str = DAG_ID) -> None
                       timeout=30).raise_for_status()
 
 
-def unpause_alone(api, dag_id: str) -> None:
-    """Unpause `dag_id` and fail its active runs. Unpausing makes the scheduler create its latest
-    scheduled run at once; one active run at a time, so a run triggered next would wait behind it."""
+def trigger_alone(api, dag_id: str, conf: dict | None = None) -> str:
+    """Unpause `dag_id`, trigger a run with `conf` and return its id once it has left the queue.
+
+    One active run at a time: unpausing makes the scheduler create its latest scheduled run, at
+    a moment of its own choosing (before or after the trigger), and a run triggered behind it
+    would wait. So every other active run is failed until the triggered one is running.
+    """
     api.patch(f"{api.base}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=30).raise_for_status()
-    time.sleep(5)
-    fail_active_runs(api, dag_id=dag_id)
+    response = api.post(f"{api.base}/api/v2/dags/{dag_id}/dagRuns", timeout=30,
+                        json={"logical_date": None, "conf": conf or {}})
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+
+    def started() -> bool:
+        fail_active_runs(api, keep=run_id, dag_id=dag_id)
+        return dag_run_state(api, run_id, dag_id) != "queued"
+
+    wait_until(started, 120, f"{dag_id} run {run_id} to leave the queue", interval=2)
+    return run_id
 
 
 STREAM_CONF = {"lease_minutes": 60, "model_poll_seconds": 2, "archive_trigger": "5 seconds"}
@@ -173,10 +186,7 @@ def start_stream_run(api, kafka: Kafka, conf: dict) -> str:
     the job answers requests."""
     wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
                f"{DAG_ID} to be listed")
-    unpause_alone(api, DAG_ID)
-    response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", timeout=30,
-                        json={"logical_date": None, "conf": conf})
-    assert response.status_code == 200, response.text
+    run_id = trigger_alone(api, DAG_ID, conf)
     probes = []
 
     def answered() -> bool:  # a fresh probe every 30 s: one sent before the query started may wait
@@ -187,7 +197,7 @@ def start_stream_run(api, kafka: Kafka, conf: dict) -> str:
         return any(p["UUID"] in kafka.seen["responses"] for p, _ in probes)
 
     wait_until(answered, 600, "the stream to answer a probe request", interval=0)
-    return response.json()["dag_run_id"]
+    return run_id
 
 
 def stop_stream(api) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.stream.conftest import unpause_alone, wait_until
+from tests.stream.conftest import trigger_alone, wait_until
 
 DAG_ID = "prediction_canary"
 SINK_TASKS = {"kafka_response_topic", "mongodb", "cassandra", "hdfs_partition", "hdfs_parquet_record", "nifi_txt_file"}
@@ -15,10 +15,7 @@ def test_canary_finds_its_prediction_in_every_sink(stream, airflow_api):
     wait_until(lambda: api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).status_code == 200, 120,
                f"{DAG_ID} to be listed")
     try:
-        unpause_alone(api, DAG_ID)  # the run under test is the one triggered here
-        response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
-        assert response.status_code == 200, response.text
-        run_id = response.json()["dag_run_id"]
+        run_id = trigger_alone(api, DAG_ID)  # the run under test is the one triggered here
         deadline = time.monotonic() + 600
         state = "queued"
         while time.monotonic() < deadline and state not in ("success", "failed"):
