@@ -110,10 +110,12 @@ def origin_arrivals(flights, airports):
             out.loc[rows, f"Landed{window}Count"] = count.astype(float)
             mean = (sums[end] - sums[start]) / np.maximum(count, 1)
             out.loc[rows, f"Landed{window}Slack"] = np.where(count > 0, mean, -999.0)  # no NaN for the forest
-    return out.drop_duplicates(["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime"])
+    return out.drop_duplicates(ARRIVALS_KEYS)
 
 
 LANDED = ["Landed60Slack", "Landed60Count", "Landed180Slack", "Landed180Count"]
+# The canonical columns that identify a flight in origin_arrivals and join it back to the data.
+ARRIVALS_KEYS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime"]
 
 
 def bounds(spark, data, flights, airports) -> None:
@@ -137,8 +139,7 @@ def bounds(spark, data, flights, airports) -> None:
         *[F.coalesce(F.col(f"w_{c}").cast("double"), F.lit(-999.0)).alias(f"w_{c}") for c in WEATHER],
         F.coalesce((F.sum(slack).over(same_day) - slack) / (F.count("*").over(same_day) - 1),
                    F.lit(-999.0)).alias("SameDayOriginSlack")).cache()
-    keys = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime"]
-    data = data.join(spark.createDataFrame(origin_arrivals(flights, airports)), keys, "left")
+    data = data.join(spark.createDataFrame(origin_arrivals(flights, airports)), ARRIVALS_KEYS, "left")
     data = data.select(*[c for c in data.columns if c not in LANDED],
                        *[F.coalesce(F.col(c), F.lit(-999.0 if c.endswith("Slack") else 0.0)).alias(c)
                          for c in LANDED]).cache()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.stream.conftest import trigger_alone, wait_until
+from tests.stream.conftest import dag_run_state, trigger_alone, wait_until
 
 DAG_ID = "prediction_canary"
 SINK_TASKS = {"kafka_response_topic", "mongodb", "cassandra", "hdfs_partition", "hdfs_parquet_record", "nifi_txt_file"}
@@ -20,7 +20,7 @@ def test_canary_finds_its_prediction_in_every_sink(stream, airflow_api):
         state = "queued"
         while time.monotonic() < deadline and state not in ("success", "failed"):
             time.sleep(5)
-            state = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
+            state = dag_run_state(api, run_id, DAG_ID)
         tasks = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", timeout=30).json()
         states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
         assert state == "success", f"canary run ended {state}: {states}"
