@@ -2,6 +2,8 @@
 ### train_model
 Nightly retrain: Spark job `include/spark_jobs/train_model.py` fits the RandomForest pipeline
 on the feature table with a time-based split (train on earlier months, hold out the latest),
+with the origin's arrivals read from `/data/features/origin_arrivals` (hidden for a share of
+the training rows, so that the model also answers for days the feed does not cover),
 logs params, data partitions, metrics, plots and the model (signature, input example) to MLflow
 and registers a new version. Manual runs take a date range and hyper-parameters as params.
 The new version is announced on the `model_candidate` asset for evaluate_model.
@@ -36,8 +38,11 @@ RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_
         "to_month": Param("", type="string"),
         "holdout_months": Param(1, type="integer", minimum=1),
         "feature_set": Param("improved", enum=["improved", "seed"]),
-        "num_trees": Param(20, type="integer", minimum=1),
-        "max_depth": Param(5, type="integer", minimum=1, maximum=30),
+        "num_trees": Param(30, type="integer", minimum=1),
+        "max_depth": Param(8, type="integer", minimum=1, maximum=30),
+        "arrivals_hidden": Param(0.2, type="number", minimum=0, maximum=1,
+                                 description="share of training rows whose origin arrivals are hidden, so "
+                                             "that the model also answers for days the feed does not cover"),
         "balance_classes": Param(False, type="boolean"),
     },
 )
@@ -47,6 +52,7 @@ def train_model():
             "--from-month", "{{ params.from_month }}", "--to-month", "{{ params.to_month }}",
             "--holdout-months", "{{ params.holdout_months }}", "--feature-set", "{{ params.feature_set }}",
             "--num-trees", "{{ params.num_trees }}", "--max-depth", "{{ params.max_depth }}",
+            "--arrivals-hidden", "{{ params.arrivals_hidden }}",
             "{{ '--balance-classes' if params.balance_classes else '--max-bins=4657' }}",
     ])
 

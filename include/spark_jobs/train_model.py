@@ -4,7 +4,8 @@ to MLflow and register a new model version. Writes a JSON result (run id, versio
     spark-submit include/spark_jobs/train_model.py --hdfs hdfs://127.0.0.1:9000 \
         --model-name flight_delay_rf --result-path /tmp/train.json \
         [--from-month 2013-01 --to-month 2013-12] [--holdout-months 1] \
-        [--feature-set improved|seed] [--num-trees 20] [--max-depth 5] [--balance-classes]
+        [--feature-set improved|seed] [--num-trees 30] [--max-depth 8] [--arrivals-hidden 0.2] \
+        [--balance-classes]
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from flightdelay import lake
 from flightdelay.features import LABEL_NAMES
 from flightdelay.modeling import (
     TrainParams, build_pipeline, confusion_matrix, feature_names, majority_baseline, metrics, time_split,
-    with_class_weights,
+    with_class_weights, with_hidden_arrivals,
 )
 
 INPUT_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "DepDelay", "Distance"]
@@ -82,8 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to-month", default="")
     parser.add_argument("--holdout-months", type=int, default=1)
     parser.add_argument("--feature-set", default="improved", choices=["seed", "improved"])
-    parser.add_argument("--num-trees", type=int, default=20)
-    parser.add_argument("--max-depth", type=int, default=5)
+    parser.add_argument("--num-trees", type=int, default=TrainParams.num_trees)
+    parser.add_argument("--max-depth", type=int, default=TrainParams.max_depth)
+    parser.add_argument("--arrivals-hidden", type=float, default=TrainParams.arrivals_hidden,
+                        help="share of training rows whose arrivals are hidden (improved features)")
     parser.add_argument("--max-bins", type=int, default=4657)
     parser.add_argument("--balance-classes", action="store_true")
     args = parser.parse_args(argv)
@@ -91,14 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     import mlflow
     from mlflow.models import infer_signature
 
+    improved = args.feature_set == "improved"
     params = TrainParams(args.feature_set, args.num_trees, args.max_depth, args.max_bins,
-                         balance_classes=args.balance_classes)
+                         balance_classes=args.balance_classes,
+                         arrivals_path=f"{args.hdfs.rstrip('/')}{lake.ARRIVALS}" if improved else "",
+                         arrivals_hidden=args.arrivals_hidden)
     spark = SparkSession.builder.appName("train_model").getOrCreate()
     flights = load_features(spark, args.hdfs, args.from_month, args.to_month)
     train, holdout, holdout_months = time_split(flights, args.holdout_months)
     train_months = sorted(r.month for r in train.select("month").distinct().collect())
     if params.balance_classes:
         train = with_class_weights(train)
+    if params.arrivals_path:
+        train = with_hidden_arrivals(train, params)
     train = train.cache()
 
     started = time.perf_counter()

@@ -161,8 +161,11 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
     frame = spark.createDataFrame(requests, "UUID string, Origin string, Dest string, Carrier string, "
                                             "FlightDate string, DepDelay double, FlightNum string, CRSDepTime string")
     offline = {r.UUID: r for r in model.transform(canonical_from_request(frame, airports)).select(
-        "UUID", "Distance", F.col("prediction").cast("int").alias("prediction"),
+        "UUID", "Distance", "Landed180Count", F.col("prediction").cast("int").alias("prediction"),
         vector_to_array("probability").alias("probability")).collect()}
+    # The model read the arrivals feed: LaGuardia had landings before 18:40; no departure time, none.
+    assert offline[requests[1]["UUID"]].Landed180Count > 10
+    assert offline[requests[2]["UUID"]].Landed180Count == 0
     for request in requests:
         served, expected = responses[request["UUID"]][0], offline[request["UUID"]]
         assert served["Prediction"] == expected.prediction

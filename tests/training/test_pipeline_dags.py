@@ -58,6 +58,28 @@ def test_features_are_partitioned_by_month(features):
     assert set(MONTHS) <= months
 
 
+def test_features_write_the_arrivals_table(features):
+    import io
+
+    import pyarrow.parquet as pq
+
+    versions = sorted(name for name in features.list(lake.ARRIVALS) if name.startswith("built="))
+    assert versions and len(versions) <= 2  # earlier versions beyond the previous one are deleted
+    folder = f"{lake.ARRIVALS}/{versions[-1]}"
+    assert features.status(f"{folder}/_SUCCESS")
+    parts = [name for name in features.list(folder) if name.endswith(".parquet")]
+    with features.read(f"{folder}/{parts[0]}") as reader:
+        table = pq.read_table(io.BytesIO(reader.read())).to_pylist()
+    assert {"EWR", "JFK", "LGA"} <= {row["Origin"] for row in table}
+    days = {row["FlightDate"] for row in table}
+    assert min(days).isoformat() == "2013-01-01" and max(days).isoformat() >= "2013-03-31"
+    for row in table[:50]:
+        minutes = [landed["minute"] for landed in row["Landed"]]
+        assert minutes == sorted(minutes) and -180 <= minutes[0] and minutes[-1] < 1440
+    landed = sum(len(row["Landed"]) for row in table)
+    assert landed > 0.9 * 3 * 25000  # (about) every valid flight of the three months, some twice
+
+
 def _task_state(run, task_id: str) -> str:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}[task_id]
 
@@ -73,6 +95,7 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     run = client.get_run(first.run_id)
     assert run.data.params["holdout_months"] == MONTHS[-1]
     assert run.data.params["train_months"] == ",".join(MONTHS[:-1])
+    assert run.data.params["arrivals_path"].endswith(lake.ARRIVALS) and run.data.params["arrivals_hidden"] == "0.2"
     assert {"accuracy", "f1_macro", "f1_weighted", "log_loss", "precision_3", "recall_0",
             "baseline_f1_macro"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}

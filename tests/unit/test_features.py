@@ -88,9 +88,12 @@ def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
     from pyspark.ml import PipelineModel
 
     train = _training_rows(local_spark)
-    model = build_pipeline(TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32)).fit(train)
-    model.write().overwrite().save(str(tmp_path / "model"))
-    loaded = PipelineModel.load(str(tmp_path / "model"))
+    arrivals_path = f"file://{tmp_path}/arrivals"
+    model = build_pipeline(TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32,
+                                       arrivals_path=arrivals_path)).fit(train)
+    model.write().overwrite().save(f"file://{tmp_path}/model")
+    loaded = PipelineModel.load(f"file://{tmp_path}/model")
     before = [r.prediction for r in model.transform(train).collect()]
     after = [r.prediction for r in loaded.transform(train).collect()]
     assert before == after
+    assert loaded.stages[0].getOrDefault("path") == arrivals_path  # the arrivals lookup reads it when scoring

@@ -31,6 +31,7 @@ def test_fetch_and_read_bts_zip(server, tmp_path):
     canonical = sources.to_canonical_bts(sources.read_bts_zip(tmp_path / "a.zip"))
     assert list(canonical.columns) == sources.CANONICAL
     assert canonical.iloc[1]["CRSDepTime"] == pd.Timestamp("2015-01-03 17:30")
+    assert canonical.iloc[0]["CRSArrTime"] == pd.Timestamp("2015-01-02 12:25")  # local at the destination
     assert canonical.iloc[0]["FlightNum"] == "100"
 
 
@@ -57,6 +58,7 @@ def test_agile_jsonl_maps_to_canonical(server, tmp_path):
     canonical = sources.to_canonical_agile(sources.read_agile_jsonl(tmp_path / "a.jsonl.bz2"))
     assert canonical.iloc[0]["CRSDepTime"] == pd.Timestamp("2015-01-05 19:30")  # stored in UTC
     assert canonical.iloc[0]["Distance"] == 2475.0
+    assert pd.isna(canonical.iloc[0]["CRSArrTime"])  # the file has none: kept, as null
 
 
 def test_months_between_and_split():
@@ -88,3 +90,4 @@ def test_every_source_maps_to_the_same_dtypes():
     assert list(nyc.columns) == list(bts.columns) == sources.CANONICAL
     assert dict(nyc.dtypes) == dict(bts.dtypes)
     assert str(nyc.dtypes["Distance"]) == "float64"
+    assert nyc.iloc[0]["CRSArrTime"] == pd.Timestamp("2013-01-01 08:19")  # sched_arr_time 819

@@ -1,0 +1,200 @@
+"""The arrivals feed: how the flights that left the same airport earlier that day have fared.
+
+When a flight leaves, the flights from its origin that have already landed tell how much time
+flights from there are making up or losing today (taxi-out queues, weather en route). This is
+known at the moment of the prediction, given a feed of arrivals; in this platform the feed is
+the lake's own flights (a replay of the data set), built by the build_features job:
+
+    origin_day_arrivals(flights, airports) -> one row per (Origin, FlightDate): how many flights
+        from Origin had landed, and their total slack (ArrDelay - DepDelay), before each minute
+        of the day on the origin's clock (and of the previous day's last 3 hours), as two
+        cumulative arrays, so that any window is two array lookups.
+
+`ArrivalsLookup` is the first stage of the model: it joins each flight to its origin and day
+(a broadcast join, which Spark's real-time mode allows) and adds, for the arrivals landed in
+the WINDOWS minutes before the flight left (the earlier of its scheduled and actual departure,
+so nothing after the prediction counts): their mean slack (-999 when none) and their count.
+Arrivals are unknown (-999 and 0, as for the first flight of the morning) when the feed does
+not cover the day, the request has no scheduled departure, or the row is hidden for training.
+Training and serving run the same stage, so the stream cannot compute these features differently.
+
+A model must also answer for days the feed does not cover (any date a user types outside the
+data). Training therefore hides the arrivals of a random share of its rows (column
+HIDDEN_COLUMN true): the forest learns both cases, and an uncovered request gets about the
+prediction of a model without arrivals instead of that of the first flight of the morning.
+"""
+from __future__ import annotations
+
+import logging
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from flightdelay.features import ARRIVAL_COLUMNS as OUTPUT_COLUMNS
+from flightdelay.features import ARRIVAL_WINDOWS as WINDOWS
+
+log = logging.getLogger(__name__)
+
+HIDDEN_COLUMN = "ArrivalsHidden"
+NO_SLACK = -999.0  # the forest cannot split on null or NaN
+MINUTES_PER_DAY = 1440
+EVENING = max(WINDOWS)  # minutes of the previous evening a day's table row also holds
+SPAN = EVENING + MINUTES_PER_DAY
+# Per origin and day, index i (0..SPAN) of LandedCount / LandedSlack: how many flights landed,
+# and their total slack, before minute i - EVENING of the day (on the origin's clock).
+TABLE_SCHEMA = T.StructType([T.StructField("Origin", T.StringType()), T.StructField("FlightDate", T.DateType()),
+                             T.StructField("LandedCount", T.ArrayType(T.IntegerType())),
+                             T.StructField("LandedSlack", T.ArrayType(T.FloatType()))])
+
+
+def _minute_of_day(timestamp):
+    return F.hour(timestamp) * 60 + F.minute(timestamp)
+
+
+def origin_day_arrivals(flights: DataFrame, airports: DataFrame) -> DataFrame:
+    """Canonical flights (CRSDepTime local at the origin, CRSArrTime local at the destination,
+    DepDelay, ArrDelay) and airports (faa, tzone) -> TABLE_SCHEMA rows.
+
+    The landing instant is the scheduled arrival, moved to the origin's time zone (daylight
+    saving included), the next day if that is not after the scheduled departure, plus ArrDelay.
+    Flights whose airports have no time zone are left out. Wall-clock arithmetic: run with the
+    session time zone UTC (build_features sets it) so that no shift of the session's own clock
+    moves a landing.
+    """
+    zones = airports.where("tzone IS NOT NULL").select("faa", "tzone")
+    origin_zone = F.broadcast(zones.withColumnsRenamed({"faa": "Origin", "tzone": "_origin_tz"}))
+    dest_zone = F.broadcast(zones.withColumnsRenamed({"faa": "Dest", "tzone": "_dest_tz"}))
+    landed = (flights
+              .where("ArrDelay IS NOT NULL AND DepDelay IS NOT NULL AND CRSDepTime IS NOT NULL "
+                     "AND CRSArrTime IS NOT NULL")
+              .join(origin_zone, "Origin").join(dest_zone, "Dest"))
+    departure = F.to_utc_timestamp("CRSDepTime", F.col("_origin_tz"))
+    arrival = F.to_utc_timestamp("CRSArrTime", F.col("_dest_tz"))
+    arrival = F.when(arrival <= departure, arrival + F.expr("INTERVAL 1 DAY")).otherwise(arrival)
+    at = F.from_utc_timestamp(arrival + F.make_dt_interval(mins=F.round("ArrDelay").cast("int")),
+                              F.col("_origin_tz"))
+    landed = landed.select("Origin", F.to_date(at).alias("day"), _minute_of_day(at).alias("minute"),
+                           (F.col("ArrDelay") - F.col("DepDelay")).alias("slack"))
+    # A landing late in the evening also counts for the flights leaving early the next morning.
+    evening = landed.where(F.col("minute") >= MINUTES_PER_DAY - EVENING).select(
+        "Origin", F.date_add("day", 1).alias("day"), (F.col("minute") - MINUTES_PER_DAY).alias("minute"), "slack")
+    per_minute = (landed.unionByName(evening)
+                  .groupBy("Origin", "day", (F.col("minute") + EVENING).alias("i"))
+                  .agg(F.count("*").cast("int").alias("n"), F.sum("slack").alias("s")))
+    # Every index of every origin and day, then running totals: all in the JVM (no Python
+    # worker, no per-element lambda), so the job runs on any Spark worker.
+    grid = (per_minute.select("Origin", "day").distinct()
+            .select("Origin", "day", F.explode(F.sequence(F.lit(0), F.lit(SPAN - 1))).alias("i"))
+            .join(per_minute, ["Origin", "day", "i"], "left"))
+    upto = Window.partitionBy("Origin", "day").orderBy("i").rowsBetween(Window.unboundedPreceding, 0)
+    running = grid.select("Origin", "day", "i",
+                          F.sum(F.coalesce("n", F.lit(0))).over(upto).cast("int").alias("n"),
+                          F.sum(F.coalesce("s", F.lit(0.0))).over(upto).cast("float").alias("s"))
+    days = running.groupBy("Origin", "day").agg(F.sort_array(F.collect_list(F.struct("i", "n", "s"))).alias("r"))
+    return days.select("Origin", F.col("day").alias("FlightDate"),
+                       F.concat(F.array(F.lit(0)), F.col("r.n")).alias("LandedCount"),
+                       F.concat(F.array(F.lit(0.0).cast("float")), F.col("r.s")).alias("LandedSlack"))
+
+
+def arrival_features(count, slack, departure, dep_delay, known):
+    """Columns OUTPUT_COLUMNS from a day's cumulative `count` and `slack` arrays (TABLE_SCHEMA),
+    the scheduled departure (timestamp), DepDelay and whether the arrivals are known (boolean)."""
+    left = _minute_of_day(departure) + F.least(F.floor(dep_delay).cast("int"), F.lit(0))
+
+    def before(minute):  # index of the landings before `minute` (from the previous evening on)
+        return F.least(F.greatest(minute + EVENING, F.lit(0)), F.lit(SPAN))
+
+    columns = []
+    for window in WINDOWS:
+        # Array lookups by index, not lambdas over the landings: Spark evaluates array lambdas
+        # element by element without code generation (minutes per pass over a year of flights).
+        landed = count[before(left)] - count[before(left - window)]
+        total = (slack[before(left)] - slack[before(left - window)]).cast("double")
+        mean = F.when(known & (landed > 0), total / landed).otherwise(F.lit(NO_SLACK))
+        columns += [mean.alias(f"Landed{window}Slack"),
+                    F.when(known, landed.cast("double")).otherwise(F.lit(0.0)).alias(f"Landed{window}Count")]
+    return columns
+
+
+def _filesystem(spark, path: str):
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
+def _versions(spark, path: str) -> list[str]:
+    """Complete versions (built=..., with _SUCCESS) under `path`, oldest first."""
+    fs, root = _filesystem(spark, path)
+    if not fs.exists(root):
+        return []
+    names = sorted(status.getPath().getName() for status in fs.listStatus(root) if status.isDirectory())
+    folders = [f"{path.rstrip('/')}/{name}" for name in names if name.startswith("built=")]
+    success = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    return [folder for folder in folders if fs.exists(success(f"{folder}/_SUCCESS"))]
+
+
+def latest_version(spark, path: str) -> str | None:
+    versions = _versions(spark, path)
+    return versions[-1] if versions else None
+
+
+def write_table(table: DataFrame, path: str, keep: int = 2) -> str:
+    """Write a new version of the table under `path` and delete all but the `keep` newest: a
+    stream reading the previous version keeps its files until its next restart."""
+    from datetime import datetime, timezone
+
+    spark = table.sparkSession
+    version = f"{path.rstrip('/')}/built={datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}"
+    table.coalesce(1).write.mode("error").parquet(version)
+    fs, _ = _filesystem(spark, path)
+    for old in _versions(spark, path)[:-keep]:
+        fs.delete(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(old), True)
+    return version
+
+
+class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """Adds OUTPUT_COLUMNS from the arrivals table at `path` (read when the stage transforms)."""
+
+    path = Param(Params._dummy(), "path", "the arrivals table (parquet, TABLE_SCHEMA); '' for none",
+                 typeConverter=TypeConverters.toString)
+
+    @keyword_only
+    def __init__(self, path: str = "") -> None:
+        super().__init__()
+        self._setDefault(path="")
+        self._set(**self._input_kwargs)
+
+    def table(self, dataset: DataFrame) -> DataFrame:
+        spark = dataset.sparkSession
+        path = self.getOrDefault(self.path)
+        empty = spark.createDataFrame([], TABLE_SCHEMA)
+        if not path:
+            return empty
+        from pyspark.errors import AnalysisException
+
+        version = latest_version(spark, path)
+        if version is None:  # no table yet: every row is "not covered"
+            log.warning("no arrivals table under %s; arrivals unknown for every flight", path)
+            return empty
+        try:
+            # A running stream keeps the files it listed; if a rebuild removed them, it reads
+            # nothing (arrivals unknown) rather than failing, until its query restarts.
+            return spark.read.schema(TABLE_SCHEMA).option("ignoreMissingFiles", "true").parquet(version)
+        except AnalysisException as exc:
+            log.warning("arrivals table %s not readable (%s); arrivals unknown for every flight", version, exc)
+            return empty
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        table = self.table(dataset).withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
+        joined = dataset.join(F.broadcast(table), ["Origin", "FlightDate"], "left")
+        known = F.col("_count").isNotNull() & F.col("CRSDepTime").isNotNull()
+        if HIDDEN_COLUMN in dataset.columns:
+            known = known & ~F.coalesce(F.col(HIDDEN_COLUMN), F.lit(False))
+        return joined.select(*[c for c in joined.columns if c not in ("_count", "_slack")],
+                             *arrival_features(F.col("_count"), F.col("_slack"), F.col("CRSDepTime"),
+                                               F.col("DepDelay"), known))
