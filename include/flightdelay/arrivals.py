@@ -112,7 +112,7 @@ def arrival_features(count, slack, departure, dep_delay, known):
     columns = []
     for window in WINDOWS:
         # Array lookups by index, not lambdas over the landings: Spark evaluates array lambdas
-        # element by element without code generation (minutes per pass over a year of flights).
+        # element by element without code generation (one task ran over 8 minutes on a year of flights).
         landed = count[before(left)] - count[before(left - window)]
         total = (slack[before(left)] - slack[before(left - window)]).cast("double")
         mean = F.when(known & (landed > 0), total / landed).otherwise(F.lit(NO_SLACK))
@@ -134,8 +134,8 @@ def _versions(spark, path: str) -> list[str]:
         return []
     names = sorted(status.getPath().getName() for status in fs.listStatus(root) if status.isDirectory())
     folders = [f"{path.rstrip('/')}/{name}" for name in names if name.startswith("built=")]
-    success = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
-    return [folder for folder in folders if fs.exists(success(f"{folder}/_SUCCESS"))]
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    return [folder for folder in folders if fs.exists(hadoop_path(f"{folder}/_SUCCESS"))]
 
 
 def latest_version(spark, path: str) -> str | None:
