@@ -109,12 +109,14 @@ def arrival_features(count, slack, departure, dep_delay, known):
     def before(minute):  # index of the landings before `minute` (from the previous evening on)
         return F.least(F.greatest(minute + EVENING, F.lit(0)), F.lit(SPAN))
 
+    end = before(left)
     columns = []
     for window in WINDOWS:
         # Array lookups by index, not lambdas over the landings: Spark evaluates array lambdas
         # element by element without code generation (one task ran over 8 minutes on a year of flights).
-        landed = count[before(left)] - count[before(left - window)]
-        total = (slack[before(left)] - slack[before(left - window)]).cast("double")
+        start = before(left - window)
+        landed = count[end] - count[start]
+        total = (slack[end] - slack[start]).cast("double")
         mean = F.when(known & (landed > 0), total / landed).otherwise(F.lit(NO_SLACK))
         columns += [mean.alias(f"Landed{window}Slack"),
                     F.when(known, landed.cast("double")).otherwise(F.lit(0.0)).alias(f"Landed{window}Count")]
@@ -122,19 +124,18 @@ def arrival_features(count, slack, departure, dep_delay, known):
 
 
 def _filesystem(spark, path: str):
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+    """The Hadoop FileSystem of `path` and Hadoop's Path class (through the JVM gateway)."""
+    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
+    return hadoop_path(path).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
 
 
 def _versions(spark, path: str) -> list[str]:
     """Complete versions (built=..., with _SUCCESS) under `path`, oldest first."""
-    fs, root = _filesystem(spark, path)
-    if not fs.exists(root):
+    fs, hadoop_path = _filesystem(spark, path)
+    if not fs.exists(hadoop_path(path)):
         return []
-    names = sorted(status.getPath().getName() for status in fs.listStatus(root) if status.isDirectory())
+    names = sorted(status.getPath().getName() for status in fs.listStatus(hadoop_path(path)) if status.isDirectory())
     folders = [f"{path.rstrip('/')}/{name}" for name in names if name.startswith("built=")]
-    hadoop_path = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
     return [folder for folder in folders if fs.exists(hadoop_path(f"{folder}/_SUCCESS"))]
 
 
@@ -151,9 +152,9 @@ def write_table(table: DataFrame, path: str, keep: int = 2) -> str:
     spark = table.sparkSession
     version = f"{path.rstrip('/')}/built={datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}"
     table.coalesce(1).write.mode("error").parquet(version)
-    fs, _ = _filesystem(spark, path)
+    fs, hadoop_path = _filesystem(spark, path)
     for old in _versions(spark, path)[:-keep]:
-        fs.delete(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(old), True)
+        fs.delete(hadoop_path(old), True)
     return version
 
 

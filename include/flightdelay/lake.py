@@ -32,7 +32,7 @@ AIRPORTS = f"{REFERENCE}/airports.csv"
 CARRIERS = f"{REFERENCE}/carriers.csv"
 FEATURES = "/data/features/flights"
 # The arrivals feed the model reads at prediction time (flightdelay.arrivals): one row per
-# origin and day with the instants and slacks of the flights from that origin that landed.
+# origin and day with running totals, per minute, of the flights from there that had landed.
 ARRIVALS = "/data/features/origin_arrivals"
 # Bump when validation or the canonical mapping changes: partitions validated by an older
 # version are validated again even if their raw bytes did not change.
