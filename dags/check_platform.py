@@ -2,7 +2,8 @@
 ### check_platform
 Operations check of the platform: each service answers through its Airflow connection
 (Kafka topics, HDFS prediction folder, MongoDB, Cassandra, MLflow). A failed task names the
-service. Runs every 30 minutes when unpaused; trigger it from the UI after `make run`.
+service. Runs every 30 minutes, each run after setup_platform has succeeded once (a run created
+at the first parse waits for the first start's setup instead of failing on missing topics).
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ from flightdelay.config import (
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def check_platform():
+    @task.sensor(poke_interval=15, timeout=900, mode="reschedule")
+    def wait_for_setup(ti=None) -> bool:
+        return ti.get_dr_count("setup_platform", states=["success"]) > 0
+
     @task
     def check_kafka() -> list[str]:
         from flightdelay import platform_checks
@@ -57,11 +62,7 @@ def check_platform():
 
         return platform_checks.check_mlflow(MLFLOW_CONN_ID)
 
-    check_kafka()
-    check_hdfs()
-    check_mongo()
-    check_cassandra()
-    check_mlflow()
+    wait_for_setup() >> [check_kafka(), check_hdfs(), check_mongo(), check_cassandra(), check_mlflow()]
 
 
 check_platform_dag = check_platform()

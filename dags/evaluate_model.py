@@ -16,6 +16,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from flightdelay.assets import CHAMPION_MODEL, MODEL_CANDIDATE
+from flightdelay.chain import announce_param
 from flightdelay.config import NAMES, hdfs_url, state_dir
 from flightdelay.spark_jobs import spark_job
 
@@ -36,6 +37,7 @@ RESULT = str(state_dir() / "runs" / "evaluate_model" / "{{ run_id | replace(':',
         "version": Param("", type="string", description="empty: from the event, else the latest version"),
         "metric": Param("f1_macro", enum=["f1_macro", "f1_weighted", "accuracy"]),
         "margin": Param(0.005, type="number", minimum=0),
+        "announce": announce_param(),
     },
 )
 def evaluate_model():
@@ -70,9 +72,12 @@ def evaluate_model():
         return result["promoted"]
 
     @task(outlets=[CHAMPION_MODEL])
-    def announce_champion(result_path: str, outlet_events=None) -> str:
+    def announce_champion(result_path: str, params: dict, outlet_events=None) -> str:
         import json
 
+        from flightdelay.chain import skip_unless_announced
+
+        skip_unless_announced(params, "the promotion")
         result = json.loads(Path(result_path).read_text())
         outlet_events[CHAMPION_MODEL].extra = {"model_name": result["model_name"], "version": result["version"]}
         return result["version"]

@@ -6,8 +6,8 @@ response topic (read from where it ended when the request was sent; the provider
 AwaitMessageSensor falls behind on a busy topic, see `flightdelay.canary.find_response`),
 MongoDB (MongoSensor), Cassandra (CassandraRecordSensor),
 the HDFS parquet partition of the day (WebHdfsSensor, then the record itself), and a NiFi .txt
-file. Each sink is its own task, so a failure names the sink. Runs every 15 minutes when
-unpaused (the stream must be running: see prediction_stream).
+file. Each sink is its own task, so a failure names the sink. Runs every 15 minutes; while
+nothing serves yet (no champion, or no stream running: see GET /api/status) it skips.
 """
 from __future__ import annotations
 
@@ -69,9 +69,17 @@ def prediction_canary():
     def send_canary() -> dict:
         import json
 
+        from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
         from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
+        from airflow.sdk.exceptions import AirflowSkipException
+        from mlflow import MlflowClient
 
         from flightdelay.canary import canary_request, end_offsets
+        from flightdelay.serving_status import read_status
+
+        status = read_status(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn(), MlflowClient(), NAMES.model_name)
+        if not status["serving"]:
+            raise AirflowSkipException(f"nothing serves yet, no canary sent: {status['message']}")
 
         request = canary_request()
         response_offsets = end_offsets(kafka_config(), NAMES.response_topic)

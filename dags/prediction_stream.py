@@ -1,13 +1,14 @@
 """
 ### prediction_stream
 Owns the long-running streaming job `include/spark_jobs/prediction_stream.py` (Kafka requests ->
-champion model -> Kafka responses, MongoDB, Cassandra, HDFS parquet). Each run applies the sink
-schemas (include/sql/*.cql, the MongoDB UUID index), waits until the model has a `champion`,
-then submits the job with SparkSubmitOperator on connection spark_default for a bounded lease
-(`lease_minutes`): the task ends when the lease is over and the next run resumes from the
-checkpoints, so no task blocks forever. If the job dies the task fails and is retried after
-30 s; runs are scheduled every 5 minutes with one active at a time, so a stopped stream is
-resubmitted within minutes. A promotion needs no run here: the job re-resolves the alias
+champion model -> Kafka responses, MongoDB, Cassandra, HDFS parquet; the sinks' schemas are made
+by setup_platform). A run whose model has no `champion` yet skips (it never waits, so it cannot
+hold the single active run); otherwise it submits the job with SparkSubmitOperator on connection
+spark_default for a bounded lease (`lease_minutes`): the task ends when the lease is over, or
+when `make stop` asks the job to stop, and the next run resumes from the checkpoints. If the job
+dies the task fails and is retried after 30 s; runs are scheduled every 5 minutes with one
+active at a time, so a stopped stream is resubmitted within minutes; a promotion (the
+`champion_model` asset) starts a run at once, and setup_platform starts one at every platform start. A promotion needs no run here: the job re-resolves the alias
 itself (`model_poll_seconds`) and swaps the model in place. `respond_mode` picks how requests are
 answered: `realtime` (default: Spark real-time mode, each request as it arrives) or `microbatch`
 (Kafka transactions per micro-batch, about a second per answer); both answer each request once
@@ -19,12 +20,10 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.sensors.python import PythonSensor
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from flightdelay.config import (
-    CASSANDRA_CONN_ID, MONGO_CONN_ID, NAMES, WEBHDFS_CONN_ID, hdfs_url, spark_jars, stream_checkpoint_root,
-)
+from flightdelay.assets import CHAMPION_MODEL
+from flightdelay.config import NAMES, WEBHDFS_CONN_ID, hdfs_url, spark_jars, stream_checkpoint_root
 from flightdelay.spark_jobs import spark_job
 
 MAX_LEASE_MINUTES = 720
@@ -32,23 +31,11 @@ MAX_LEASE_MINUTES = 720
 STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPARK_UI_PORT", "8080")}
 
 
-def champion_exists(model_name: str) -> bool:
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    try:
-        version = MlflowClient().get_model_version_by_alias(model_name, "champion")
-    except MlflowException:
-        print(f"{model_name} has no champion yet (run train_model, then evaluate_model)")
-        return False
-    print(f"{model_name} champion: version {version.version}")
-    return True
-
-
 @dag(
     dag_id="prediction_stream",
     doc_md=__doc__,
-    schedule="*/5 * * * *",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("*/5 * * * *", timezone="UTC"),
+                                 assets=[CHAMPION_MODEL]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -65,32 +52,23 @@ def champion_exists(model_name: str) -> bool:
     },
 )
 def prediction_stream():
-    @task
-    def apply_sink_schemas() -> dict:
-        from airflow.providers.apache.cassandra.hooks.cassandra import CassandraHook
+    @task.short_circuit
+    def find_champion(params: dict) -> bool:
         from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
-        from airflow.providers.mongo.hooks.mongo import MongoHook
+        from mlflow import MlflowClient
 
-        from flightdelay import sinks
+        from flightdelay.serving_status import champion_of, stop_requested
 
-        hook = CassandraHook(cassandra_conn_id=CASSANDRA_CONN_ID)
-        try:
-            statements = sinks.apply_cassandra_schema(hook.get_conn(), NAMES.cassandra_keyspace)
-        finally:
-            hook.shutdown_cluster()
-        collection = MongoHook(mongo_conn_id=MONGO_CONN_ID).get_conn()[NAMES.mongo_database][NAMES.mongo_collection]
-        index = sinks.ensure_mongo_index(collection)
-        WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn().makedirs(NAMES.hdfs_prediction_dir)
-        return {"cql_statements": len(statements), "mongo_index": index, "hdfs": NAMES.hdfs_prediction_dir}
-
-    wait_for_champion = PythonSensor(
-        task_id="wait_for_champion",
-        python_callable=champion_exists,
-        op_kwargs={"model_name": "{{ params.model_name }}"},
-        mode="reschedule",
-        poke_interval=60,
-        timeout=timedelta(hours=12).total_seconds(),
-    )
+        if stop_requested(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn()):
+            print("the platform is stopping (make stop): the stream is not started")
+            return False
+        champion = champion_of(MlflowClient(), params["model_name"])
+        if champion is None:
+            print(f"{params['model_name']} has no champion yet: nothing to serve, skipped "
+                  "(setup_platform starts the stream when the first model is promoted)")
+            return False
+        print(f"{params['model_name']} champion: version {champion['version']}")
+        return True
 
     stream = spark_job(
         "run_stream", "prediction_stream.py", driver_memory="2g", conf=STREAM_CONF,
@@ -111,7 +89,7 @@ def prediction_stream():
         ],
     )
 
-    apply_sink_schemas() >> wait_for_champion >> stream
+    find_champion() >> stream
 
 
 prediction_stream_dag = prediction_stream()

@@ -6,7 +6,9 @@ with the origin's arrivals read from `/data/features/origin_arrivals` (hidden fo
 the training rows, so that the model also answers for days the feed does not cover),
 logs params, data partitions, metrics, plots and the model (signature, input example) to MLflow
 and registers a new version. Manual runs take a date range and hyper-parameters as params.
-The new version is announced on the `model_candidate` asset for evaluate_model.
+The new version is announced on the `model_candidate` asset for evaluate_model. Runs nightly at
+02:00 UTC and whenever build_features publishes a new feature table (the first start's training);
+a run with no feature table yet skips.
 """
 from __future__ import annotations
 
@@ -14,10 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
-from flightdelay.assets import MODEL_CANDIDATE
-from flightdelay.config import NAMES, hdfs_url, state_dir
+from flightdelay.assets import FEATURES, MODEL_CANDIDATE
+from flightdelay.chain import announce_param
+from flightdelay.config import NAMES, WEBHDFS_CONN_ID, hdfs_url, state_dir
 from flightdelay.spark_jobs import spark_job
 
 RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_') | replace('+', '_') }}.json")
@@ -26,7 +29,7 @@ RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_
 @dag(
     dag_id="train_model",
     doc_md=__doc__,
-    schedule="0 2 * * *",
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 2 * * *", timezone="UTC"), assets=[FEATURES]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -44,9 +47,21 @@ RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_
                                  description="share of training rows whose origin arrivals are hidden, so "
                                              "that the model also answers for days the feed does not cover"),
         "balance_classes": Param(False, type="boolean"),
+        "announce": announce_param(),
     },
 )
 def train_model():
+    @task.short_circuit
+    def find_features() -> bool:
+        from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
+
+        from flightdelay import lake
+
+        if WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).check_for_path(lake.FEATURES):
+            return True
+        print(f"no feature table at {lake.FEATURES} yet (download_flights builds it): nothing to train")
+        return False
+
     fit = spark_job("fit_model", "train_model.py", driver_memory="3g", application_args=[
             "--hdfs", hdfs_url(), "--model-name", "{{ params.model_name }}", "--result-path", RESULT,
             "--from-month", "{{ params.from_month }}", "--to-month", "{{ params.to_month }}",
@@ -57,15 +72,18 @@ def train_model():
     ])
 
     @task(outlets=[MODEL_CANDIDATE])
-    def announce_candidate(result_path: str, outlet_events=None) -> dict:
+    def announce_candidate(result_path: str, params: dict, outlet_events=None) -> dict:
         import json
 
+        from flightdelay.chain import skip_unless_announced
+
+        skip_unless_announced(params, "the new version")
         result = json.loads(Path(result_path).read_text())
         outlet_events[MODEL_CANDIDATE].extra = {"model_name": result["model_name"], "version": result["version"],
                                                 "result_path": result_path}
         return {"version": result["version"], "f1_macro": result["metrics"]["f1_macro"]}
 
-    fit >> announce_candidate(RESULT)
+    find_features() >> fit >> announce_candidate(RESULT)
 
 
 train_model_dag = train_model()

@@ -14,6 +14,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from flightdelay.assets import RAW_FLIGHTS, VALIDATED_FLIGHTS
+from flightdelay.chain import announce_param
 from flightdelay.config import WEBHDFS_CONN_ID
 
 
@@ -26,10 +27,10 @@ from flightdelay.config import WEBHDFS_CONN_ID
     max_active_runs=1,
     tags=["training", "data"],
     default_args={"owner": "ml-platform", "retries": 1, "retry_delay": timedelta(minutes=1)},
-    params={"max_bad_fraction": Param(0.1, type="number", minimum=0, maximum=1)},
+    params={"max_bad_fraction": Param(0.1, type="number", minimum=0, maximum=1), "announce": announce_param()},
 )
 def validate_flights():
-    @task(outlets=[VALIDATED_FLIGHTS])
+    @task
     def validate_partitions(params: dict) -> list[dict]:
         from dataclasses import asdict
 
@@ -41,7 +42,14 @@ def validate_flights():
         return [asdict(lake.validate_partition(client, source, month, float(params["max_bad_fraction"])))
                 for source, month in lake.raw_partitions(client)]
 
-    validate_partitions()
+    @task(outlets=[VALIDATED_FLIGHTS])
+    def announce_validated_flights(reports: list[dict], params: dict) -> int:
+        from flightdelay.chain import skip_unless_announced
+
+        skip_unless_announced(params, f"{len(reports)} validated partitions")
+        return len(reports)
+
+    announce_validated_flights(validate_partitions())
 
 
 validate_flights_dag = validate_flights()

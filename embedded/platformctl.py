@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -20,10 +21,10 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
-from embedded import services as svc
+from embedded import services as svc, startup
 from embedded.settings import EMBEDDED, REPO, Settings, load
 
-sys.path.insert(0, str(REPO / "include"))  # the flightdelay package (NiFi flow deployment)
+sys.path.insert(0, str(REPO / "include"))  # the flightdelay package (serving status, canary fields)
 
 LOG_TAIL_LINES = 40
 
@@ -63,7 +64,7 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "2",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__FERNET_KEY": s.secret("airflow_fernet_key", fernet=True),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "simple_auth_manager_passwords.json.generated"),
@@ -76,6 +77,7 @@ def environment(s: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": s.postgres_uri("airflow"),
         "MLFLOW_BACKEND_STORE_URI": s.postgres_uri("mlflow"),  # read by `mlflow server` only
         "FERRETDB_POSTGRESQL_URL": s.postgres_uri("ferretdb", driver="postgres"),  # by ferretdb-launcher only
+        "FLIGHTDELAY_NIFI_FLOW_PARAMETERS": json.dumps(nifi_flow_parameters(s)),  # setup_platform's NiFi deploy
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(s.logs / "airflow"),
@@ -268,19 +270,12 @@ def postgres_running(s: Settings, env: dict[str, str]):
             str(s.postgres_bin / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), env, log)
 
 
-def prepare_prediction_collection(s: Settings) -> None:
-    """The MongoDB prediction collection with its unique UUID index (the stream's schema task
-    makes the same) and FerretDB's lookup index on UUID."""
-    from pymongo import MongoClient
-
-    from flightdelay import sinks
-
+def prepare_ferretdb_lookup(s: Settings) -> None:
+    """FerretDB's lookup index on UUID, on the collection setup_platform made (embedded only:
+    compose runs MongoDB itself)."""
     database, collection = s.values["MONGO_DATABASE"], s.values["MONGO_COLLECTION"]
-    with MongoClient(f"mongodb://127.0.0.1:{s.port('MONGO_PORT')}/", serverSelectionTimeoutMS=10000) as client:
-        sinks.ensure_mongo_index(client[database][collection])
     table = ferretdb_uuid_lookup_index(s, database, collection)
-    print(f"  - MongoDB {database}.{collection}: unique UUID index, lookup index in FerretDB's PostgreSQL table {table}",
-          flush=True)
+    print(f"  - MongoDB {database}.{collection}: lookup index in FerretDB's PostgreSQL table {table}", flush=True)
 
 
 def ferretdb_uuid_lookup_index(s: Settings, database: str, collection: str) -> str:
@@ -322,28 +317,6 @@ def connect_postgres(s: Settings, database: str, password: str | None = None):
     return connection
 
 
-def post_start(s: Settings) -> None:
-    """Idempotent set-up that needs running services: Kafka topics, HDFS folders, the MongoDB
-    prediction collection, the NiFi flow."""
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{s.port('KAFKA_PORT')}"})
-    wanted = [s.values["REQUEST_TOPIC"], s.values["RESPONSE_TOPIC"], s.values["DLQ_TOPIC"]]
-    existing = set(admin.list_topics(timeout=10).topics)
-    new = [NewTopic(t, num_partitions=int(s.values["KAFKA_PARTITIONS"]), replication_factor=1)
-           for t in wanted if t not in existing]
-    for topic, future in admin.create_topics(new).items() if new else []:
-        future.result()
-        print(f"  - created Kafka topic {topic}", flush=True)
-    from hdfs import InsecureClient
-
-    client = InsecureClient(f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')}", user="spark")
-    for folder in (s.values["HDFS_PREDICTION_DIR"], "/user/spark/checkpoints", "/data"):
-        client.makedirs(folder)
-    prepare_prediction_collection(s)
-    deploy_nifi_flow(s)
-
-
 def nifi_flow_parameters(s: Settings) -> dict[str, str]:
     """Values of the NiFi flow's parameters in the embedded runtime."""
     return {
@@ -354,18 +327,6 @@ def nifi_flow_parameters(s: Settings) -> dict[str, str]:
         "java.command": str(s.java17),
         "output.directory": str(s.data / "nifi-out"),
     }
-
-
-def deploy_nifi_flow(s: Settings) -> str:
-    """Upload nifi/flight_delay_responses.json (once) and start it."""
-    import json
-
-    from flightdelay import nifi_flow
-
-    flow = nifi_flow.prepare_flow(json.loads(nifi_flow.FLOW_FILE.read_text()), nifi_flow_parameters(s))
-    group_id = nifi_flow.deploy_flow(f"http://127.0.0.1:{s.port('NIFI_PORT')}", flow)
-    print(f"  - NiFi flow {nifi_flow.GROUP_NAME} running (writes {s.data / 'nifi-out'}/*.txt)", flush=True)
-    return group_id
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -434,13 +395,17 @@ def start(s: Settings) -> int:
             if info["statename"] not in ("RUNNING", "STARTING"):
                 rpc.supervisor.startProcess(name, False)
     wait_healthy(s, service_list)
-    post_start(s)
     print("\nAll services healthy:")
     for service in service_list:
         if service.url:
             print(f"  {service.name:<20} {service.url}")
     print(f"  {'airflow login':<20} admin / password in {s.airflow_home}/simple_auth_manager_passwords.json.generated")
-    print(f"  {'logs':<20} {s.logs}/<service>.log")
+    print(f"  {'logs':<20} {s.logs}/<service>.log\n")
+    try:
+        startup.start_and_wait(s, os.environ.get("WAIT", "serving"), after_setup=lambda: prepare_ferretdb_lookup(s))
+    except startup.StageFailed as exc:
+        raise PlatformError(str(exc)) from exc
+    print(f"\nThe form answers: http://127.0.0.1:{s.port('WEBAPP_PORT')}/")
     return 0
 
 
@@ -467,6 +432,7 @@ def stop(s: Settings) -> int:
 
     pid = supervisord_pid(s)
     if pid is not None:
+        startup.stop_stream(s)
         print("Stopping all services (supervisord shutdown) ...", flush=True)
         try:
             supervisor(s).supervisor.shutdown()

@@ -67,5 +67,9 @@ def output_dir() -> Path:
 
 
 def pytest_collection_modifyitems(items):
-    """Tests marked `last` (stop/restart of the platform) run after all the others."""
-    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+    """Tests marked `first` (the state `make run` left) run before all the others, tests marked
+    `last` (stop/restart of the platform) after them."""
+    def order(item) -> int:
+        return 0 if item.get_closest_marker("first") else 2 if item.get_closest_marker("last") else 1
+
+    items.sort(key=order)

@@ -24,6 +24,7 @@ class Services:
         self.config = config
         self._lock = threading.Lock()
         self._router = self._producer = self._mongo = self._reference = None
+        self._status = None
 
     def router(self):
         with self._lock:
@@ -52,6 +53,25 @@ class Services:
                 self._mongo = MongoClient(self.config["MONGO_URI"], serverSelectionTimeoutMS=5000)
             return self._mongo[NAMES.mongo_database][NAMES.mongo_collection]
 
+    def status(self) -> dict[str, Any]:
+        """The platform's serving status (flightdelay.serving_status), at most STATUS_CACHE_SECONDS old."""
+        import time
+
+        with self._lock:
+            cached = self._status
+            if cached and time.monotonic() - cached[0] < float(self.config["STATUS_CACHE_SECONDS"]):
+                return cached[1]
+        from hdfs import InsecureClient
+        from mlflow import MlflowClient
+
+        from flightdelay.serving_status import read_status
+
+        status = read_status(InsecureClient(self.config["WEBHDFS_URL"], user="spark", timeout=10),
+                             MlflowClient(), NAMES.model_name)
+        with self._lock:
+            self._status = (time.monotonic(), status)
+        return status
+
     def reference(self):
         if self.config.get("KNOWN_AIRPORTS") is not None:  # given in config (tests, air-gapped demos)
             from types import SimpleNamespace
@@ -76,6 +96,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MONGO_URI=f"mongodb://127.0.0.1:{os.environ.get('MONGO_PORT', '27017')}",
         WEBHDFS_URL=f"http://127.0.0.1:{os.environ.get('HDFS_HTTP_PORT', '9870')}",
         PREDICTION_TIMEOUT_SECONDS=15,
+        STATUS_CACHE_SECONDS=2,
         WEBSOCKET_IDLE_SECONDS=600,
         START_ROUTER=True,  # start the response consumer with the app (so it is ready before a page)
         KNOWN_AIRPORTS=None,

@@ -2,6 +2,7 @@
 
     POST /api/predictions         JSON flight -> 400 {"errors": {field: why}} or 202 {"UUID": ...}
     GET  /api/predictions/<uuid>  the stored prediction (MongoDB), or 404 while pending/unknown
+    GET  /api/status              {"champion", "stream", "bootstrap", "serving", "message"}
     WS   /ws/predictions          {"type": "ready", "UUID"} -> the page POSTs with that UUID and
                                   sends {"type": "submitted"} -> {"type": "prediction"} or
                                   {"type": "timeout"}; then the next "ready".
@@ -106,6 +107,16 @@ def get_prediction(request_id: str):
         return jsonify(UUID=request_id, status="pending",
                        message="no prediction stored for this UUID yet; try again in a moment"), 404
     return jsonify(stored)
+
+
+@bp.get("/api/status")
+def platform_status():
+    """Whether the platform serves: the champion, the stream's heartbeat, the first start's step."""
+    try:
+        return jsonify(services().status())
+    except Exception as exc:  # noqa: BLE001 - HDFS or MLflow down: say so, do not 500
+        current_app.logger.warning("status not readable: %s", exc)
+        return jsonify(error="the platform's status cannot be read right now", detail=type(exc).__name__), 503
 
 
 def websocket_predictions(ws) -> None:

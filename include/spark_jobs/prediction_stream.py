@@ -50,6 +50,7 @@ from pyspark.sql import types as T
 from flightdelay import contract, contract_sql, kafka_read, lake, replay, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
+from flightdelay.serving_status import StreamHeartbeat
 
 log = logging.getLogger("prediction_stream")
 # A store micro-batch slower than this is logged (with client timeouts, a stuck sink fails it).
@@ -417,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
 
     spark = session(args)
     spark.sparkContext.setLogLevel("WARN")
+    heartbeat = StreamHeartbeat(spark, args.hdfs)
+    if heartbeat.stop_requested(force=True):
+        log.warning("the platform is stopping (%s exists): not starting", heartbeat.stop_path)
+        spark.stop()
+        return 0
+    heartbeat.write("starting", model=args.model_name)
     ensure_commit_topic(args.bootstrap_servers)
     champion = Champion(args.model_name, args.alias, args.model_poll_seconds)
     champion.wait(args.model_wait_minutes * 60)
@@ -445,13 +452,17 @@ def main(argv: list[str] | None = None) -> int:
             log.error("a query failed, stopping: %s", exc)
             for query in [respond, *sink_queries]:
                 query.stop()
+            heartbeat.write("stopped", model=args.model_name, version=champion.version)
             spark.stop()
             return 1
         stopped = [q.name for q in [respond, *sink_queries] if not q.isActive]
         if stopped:
             log.error("queries %s stopped unexpectedly", stopped)
+            heartbeat.write("stopped", model=args.model_name, version=champion.version)
             spark.stop()
             return 1
+        heartbeat.write("serving", {q.name: q.isActive for q in [respond, *sink_queries]}, args.model_name,
+                        champion.version, force=False)
         progress = respond.lastProgress
         if progress and progress["numInputRows"] and progress["batchId"] != last_logged:
             last_logged = progress["batchId"]
@@ -468,11 +479,17 @@ def main(argv: list[str] | None = None) -> int:
             respond = restart_respond()
             log.warning("now serving %s version %s (respond query restarted in %.2f s)", champion.name,
                         champion.version, time.monotonic() - started)
+        if heartbeat.stop_requested():
+            log.warning("stop requested (make stop) at %s: stopping the queries",
+                        datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            break
+    else:
+        log.warning("lease of %.0f min over at %s: stopping the queries", args.lease_minutes,
+                    datetime.now(timezone.utc).isoformat(timespec="seconds"))
     queries = [respond, *sink_queries]
-    log.warning("lease of %.0f min over at %s: stopping the queries", args.lease_minutes,
-                datetime.now(timezone.utc).isoformat(timespec="seconds"))
     for query in queries:
         query.stop()
+    heartbeat.write("stopped", model=args.model_name, version=champion.version)
     spark.stop()
     return 0
 

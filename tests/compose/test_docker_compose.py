@@ -16,7 +16,7 @@ COMPOSE = REPO / "docker-compose.yml"
 EMBEDDED_ENV = _read_env_file(REPO / ".env.example")
 SECRETS = {"POSTGRES_PASSWORD": "p", "AIRFLOW_JWT_SECRET": "j", "AIRFLOW_ADMIN_PASSWORD": "a",
            "NIFI_ADMIN_PASSWORD": "n" * 12, "NIFI_SENSITIVE_PROPS_KEY": "k" * 12, "WEBAPP_SECRET_KEY": "w"}
-ONE_SHOT = {"kafka-init", "airflow-init"}
+ONE_SHOT = {"kafka-libs", "airflow-init", "platform-setup"}
 # compose service -> the embedded .env.example keys of the ports it publishes
 PUBLISHED = {
     "kafka": ["KAFKA_PORT"], "namenode": ["HDFS_HTTP_PORT", "HDFS_RPC_PORT"], "cassandra": ["CASSANDRA_PORT"],
@@ -90,14 +90,32 @@ def test_ports_match_the_embedded_runtime_and_bind_loopback(project):
 
 
 def test_topics_and_names_match_the_embedded_runtime(project):
-    init = " ".join(project["services"]["kafka-init"]["command"])
-    for key in ("REQUEST_TOPIC", "RESPONSE_TOPIC", "DLQ_TOPIC"):
-        assert EMBEDDED_ENV[key] in init
-    assert f"--partitions {EMBEDDED_ENV['KAFKA_PARTITIONS']}" in init
     env = project["services"]["airflow-scheduler"]["environment"]
     for key in ("REQUEST_TOPIC", "RESPONSE_TOPIC", "DLQ_TOPIC", "MONGO_DATABASE", "MONGO_COLLECTION",
-                "CASSANDRA_KEYSPACE", "HDFS_PREDICTION_DIR"):
+                "CASSANDRA_KEYSPACE", "HDFS_PREDICTION_DIR", "KAFKA_PARTITIONS"):
         assert env[key] == EMBEDDED_ENV[key], key
+
+
+def test_the_setup_dag_runs_in_compose_and_is_active_from_the_first_parse(project):
+    """The same first-start DAG: mounted with dags/, triggered by the one-shot platform-setup."""
+    setup = project["services"]["platform-setup"]
+    assert "airflow dags trigger setup_platform" in " ".join(setup["command"])
+    assert {"airflow-scheduler", "airflow-dag-processor", "nifi"} <= set(setup["depends_on"])
+    scheduler = project["services"]["airflow-scheduler"]
+    assert any(v["source"].endswith("/dags") and v["target"] == "/opt/airflow/dags" for v in scheduler["volumes"])
+    assert (REPO / "dags" / "setup_platform.py").exists()
+    assert scheduler["environment"]["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+
+
+def test_the_nifi_connection_takes_its_https_login_from_env(project):
+    nifi = json.loads(project["services"]["airflow-scheduler"]["environment"]["AIRFLOW_CONN_NIFI_DEFAULT"])
+    assert nifi["schema"] == "https" and nifi["port"] == 8443
+    assert nifi["login"] == project["services"]["nifi"]["environment"]["SINGLE_USER_CREDENTIALS_USERNAME"]
+    assert nifi["password"] == SECRETS["NIFI_ADMIN_PASSWORD"]
+    parameters = json.loads(project["services"]["airflow-scheduler"]["environment"]["FLIGHTDELAY_NIFI_FLOW_PARAMETERS"])
+    mounts = {v["target"] for v in project["services"]["nifi"]["volumes"]}
+    assert parameters["kafka.classpath"].removesuffix("/*") in mounts
+    assert parameters["output.directory"] in mounts
 
 
 def test_same_airflow_connections_in_both(project):
@@ -126,8 +144,7 @@ def test_the_spark_worker_runs_the_stream_and_a_batch_job_at_once(project):
     command = project["services"]["spark-worker"]["command"]
     slots = int(command[command.index("--cores") + 1])
     per_application = int(SPARK_CONF["spark.cores.max"])
-    kafka_init = " ".join(project["services"]["kafka-init"]["command"])
-    request_partitions = int(kafka_init.split("--partitions")[1].split()[0])
+    request_partitions = int(project["services"]["airflow-scheduler"]["environment"]["KAFKA_PARTITIONS"])
     # real-time mode holds a task per request partition, plus the store and archive queries
     assert per_application >= request_partitions + 2
     assert slots >= 2 * per_application, "the long-running stream would leave no slot to training"

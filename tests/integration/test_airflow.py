@@ -42,19 +42,17 @@ def test_api_lists_project_dags(api):
 def test_triggered_run_succeeds(api):
     """The scheduler, the LocalExecutor and every connection used by check_platform work."""
     _wait_for_dag(api, DAG_ID)
-    api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30).raise_for_status()
-    try:
-        response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
-        assert response.status_code == 200, response.text
-        run_id = response.json()["dag_run_id"]
-        deadline = time.monotonic() + 300
-        state = "queued"
-        while time.monotonic() < deadline and state not in ("success", "failed"):
-            time.sleep(3)
-            state = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
-        tasks = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", timeout=30).json()
-        states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
-        assert state == "success", f"run ended {state}: {states}"
-        assert set(states) == {"check_kafka", "check_hdfs", "check_mongo", "check_cassandra", "check_mlflow"}
-    finally:
-        api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": True}, timeout=30)
+    assert not api.get(f"{api.base}/api/v2/dags/{DAG_ID}", timeout=30).json()["is_paused"], "active from the start"
+    response = api.post(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, timeout=30)
+    assert response.status_code == 200, response.text
+    run_id = response.json()["dag_run_id"]
+    deadline = time.monotonic() + 300
+    state = "queued"
+    while time.monotonic() < deadline and state not in ("success", "failed"):
+        time.sleep(3)
+        state = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", timeout=30).json()["state"]
+    tasks = api.get(f"{api.base}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", timeout=30).json()
+    states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+    assert state == "success", f"run ended {state}: {states}"
+    assert set(states) == {"wait_for_setup", "check_kafka", "check_hdfs", "check_mongo", "check_cassandra",
+                           "check_mlflow"}

@@ -1,7 +1,7 @@
 """The streaming job on the running platform, owned by the prediction_stream DAG: every request
 answered exactly once in every sink, bad messages in the dead-letter topic, the served prediction
 equal to the offline model, a promotion served without a restart, a killed job resubmitted
-without losing or duplicating a request."""
+without losing or duplicating a request, and a stop request (`make stop`) that ends the job cleanly."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,9 @@ from typing import Callable
 import pytest
 
 from flightdelay.config import NAMES
-from tests.stream.conftest import flight, stream_drivers, task_tries, varied_flights, wait_until
+from tests.stream.conftest import (
+    dag_run_state, flight, start_stream_run, stream_drivers, task_tries, varied_flights, wait_until,
+)
 
 N = 40
 
@@ -226,3 +228,31 @@ def test_a_killed_job_is_resubmitted_and_nothing_is_lost_or_duplicated(stream, k
     responses = kafka.responses(uuids, timeout=420)
     assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
     exactly_once(lambda u: mongo_counts(mongo, u), uuids, 120, "MongoDB")
+
+
+def test_a_stop_request_ends_the_job_cleanly_and_the_status_says_so(stream, kafka, airflow_api, webhdfs, platform):
+    """What `make stop` does first: the stop file ends the job, its task succeeds (no "running"
+    task is left to hold the DAG's single run), and GET /api/status reports the stream down."""
+    import requests
+
+    from flightdelay.serving_status import STREAM_STOP_FILE
+
+    api, run_id = airflow_api, stream["run_id"]
+    webhdfs.write(STREAM_STOP_FILE, data="test", overwrite=True, encoding="utf-8")
+    try:
+        wait_until(lambda: dag_run_state(api, run_id) in ("success", "failed"), 120, "the stream run to end")
+        tasks = api.get(f"{api.base}/api/v2/dags/prediction_stream/dagRuns/{run_id}/taskInstances",
+                        timeout=30).json()["task_instances"]
+        assert {t["task_id"]: t["state"] for t in tasks}["run_stream"] == "success"
+        assert dag_run_state(api, run_id) == "success"
+        wait_until(lambda: not stream_drivers(), 60, "the job's processes to exit")
+        status_url = f"http://127.0.0.1:{platform.port('WEBAPP_PORT')}/api/status"
+        status = wait_until(lambda: (lambda s: s if not s["stream"]["running"] else None)(
+            requests.get(status_url, timeout=30).json()), 30, "the status to say the stream is down")
+        assert status["stream"]["state"] == "stopped" and status["champion"] is not None
+        assert status["bootstrap"] is None
+        assert status["message"] == "The prediction stream is not running; start prediction_stream in Airflow."
+    finally:
+        webhdfs.delete(STREAM_STOP_FILE)
+        stream["run_id"] = start_stream_run(api, kafka, stream["conf"])
+

@@ -10,6 +10,7 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
+from tests.browser import browser_factory, fill, open_form, wait_answer  # noqa: F401 (fixture)
 from tests.stream.conftest import wait_until
 
 FLIGHT = {"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 25}
@@ -75,55 +76,6 @@ def test_two_sessions_at_once_each_get_only_their_own_answer(stream, base):
 
 
 # --- the page in a real browser ------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser_factory():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    drivers = []
-
-    def make():
-        options = webdriver.ChromeOptions()
-        options.binary_location = "/usr/bin/chromium"
-        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,1100"):
-            options.add_argument(argument)
-        driver = webdriver.Chrome(options=options, service=Service("/usr/bin/chromedriver"))
-        drivers.append(driver)
-        return driver
-
-    yield make
-    for driver in drivers:
-        driver.quit()
-
-
-def fill(driver, flight: dict) -> None:
-    from selenium.webdriver.common.by import By
-
-    for field, value in flight.items():
-        element = driver.find_element(By.ID, field)
-        element.clear()
-        if field in ("FlightDate", "CRSDepTime"):  # date/time inputs type in the locale's order: set directly
-            driver.execute_script("arguments[0].value = arguments[1]", element, value)
-        else:
-            element.send_keys(str(value))
-
-
-def open_form(driver, base: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(base + "/")
-    WebDriverWait(driver, 30).until(EC.element_to_be_clickable((By.ID, "submit")))
-
-
-def wait_answer(driver, timeout: float = 60) -> None:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    WebDriverWait(driver, timeout).until(
-        lambda d: d.find_element("id", "result").get_attribute("data-state") == "answered")
-
 
 def test_browser_submits_the_form_and_sees_the_prediction(stream, base, browser_factory, output_dir):
     from selenium.webdriver.common.by import By

@@ -10,7 +10,9 @@
   const status = document.getElementById("status");
   const chart = document.getElementById("chart");
   const labels = JSON.parse(chart.dataset.labels);
+  const notice = document.getElementById("platform-status");
   let socket = null;
+  let pending = null;
   let reserved = null;
   let startedAt = null;
 
@@ -29,6 +31,7 @@
       } else if (message.type === "timeout") {
         status.textContent = message.message;
         button.disabled = false;
+        poll(message.UUID);
       }
     };
     socket.onclose = function () {
@@ -36,6 +39,39 @@
       button.disabled = true;
       setTimeout(connect, 1000);
     };
+  }
+
+  // The platform's state (GET /api/status): shown until it serves, checked again every 5 s.
+  async function checkStatus() {
+    let body = null;
+    try {
+      const response = await fetch("/api/status");
+      body = await response.json();
+    } catch (err) {
+      body = null;
+    }
+    const serving = body && body.serving;
+    notice.hidden = !!serving;
+    if (!serving) {
+      notice.textContent = (body && (body.message || body.error)) || "The platform's status cannot be read.";
+      setTimeout(checkStatus, 5000);
+    }
+  }
+
+  // An answer that came after the socket's wait: fetch it until it is there.
+  function poll(uuid) {
+    pending = uuid;
+    setTimeout(async function () {
+      if (pending !== uuid) return;
+      try {
+        const response = await fetch("/api/predictions/" + encodeURIComponent(uuid));
+        if (response.status === 200) {
+          show(await response.json());
+          return;
+        }
+      } catch (err) { /* the server is away for a moment: try again */ }
+      poll(uuid);
+    }, 2000);
   }
 
   function clearErrors() {
@@ -60,6 +96,7 @@
   }
 
   function show(prediction) {
+    pending = null;
     const elapsed = Math.round(performance.now() - startedAt);
     status.textContent = "";
     text("band", prediction.PredictionLabel);
@@ -125,4 +162,5 @@
   });
 
   connect();
+  checkStatus();
 })();

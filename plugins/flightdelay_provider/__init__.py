@@ -1,0 +1,1 @@
+"""The platform's own Airflow hooks and sensors, in the provider shape (hooks/, sensors/)."""
