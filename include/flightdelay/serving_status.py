@@ -73,8 +73,6 @@ def bootstrap_step(raw_months: int, features_ready: bool, versions: int, champio
 def message(status: dict[str, Any]) -> str:
     """The sentence the page shows for `status` (empty when serving)."""
     bootstrap, stream = status.get("bootstrap"), status["stream"]
-    if stream["running"]:
-        return ""
     if bootstrap:
         what = {1: "The flights are being downloaded", 2: "The features are being built",
                 3: "The first model is being trained", 4: "The first model is being evaluated",
@@ -83,7 +81,9 @@ def message(status: dict[str, Any]) -> str:
                 "answered when the stream starts.")
     if status["champion"] is None:
         return "No model has been promoted yet; run train_model and evaluate_model in Airflow."
-    return "The prediction stream is not running; start prediction_stream in Airflow."
+    if not stream["running"]:
+        return "The prediction stream is not running; start prediction_stream in Airflow."
+    return ""
 
 
 # --- reading the platform ----------------------------------------------------------------------

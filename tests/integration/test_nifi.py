@@ -1,40 +1,40 @@
-"""NiFi: the REST API answers, the platform's flow runs, and a flow definition can be uploaded
-and started: messages produced to a Kafka topic come out as a .txt file."""
+"""NiFi through the project's NifiHook (connection nifi_default): the REST API answers, the flow
+setup_platform deployed runs, and a flow definition can be uploaded and started: messages
+produced to a Kafka topic come out as a .txt file."""
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
-import requests
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from embedded import platformctl
 from flightdelay import nifi_flow
+from flightdelay.config import NIFI_CONN_ID
+from flightdelay_provider.hooks.nifi import NifiHook
 
 
 @pytest.fixture
-def nifi_url(platform) -> str:
-    return f"http://127.0.0.1:{platform.port('NIFI_PORT')}"
+def nifi(platform) -> NifiHook:
+    return NifiHook(nifi_conn_id=NIFI_CONN_ID)
 
 
-def test_rest_api_answers(nifi_url):
-    about = requests.get(f"{nifi_url}/nifi-api/flow/about", timeout=30).json()["about"]
-    assert about["version"].startswith("2.")
-    types = requests.get(f"{nifi_url}/nifi-api/flow/processor-types", timeout=60).json()["processorTypes"]
-    names = {t["type"].rsplit(".", 1)[-1] for t in types}
-    assert {"ExecuteProcess", "MergeContent", "PutFile", "ExecuteStreamCommand"} <= names
+def test_rest_api_answers(nifi):
+    assert nifi.about()["version"].startswith("2.")
+    assert nifi.test_connection()[0]
+    assert {"ExecuteProcess", "MergeContent", "PutFile", "ExecuteStreamCommand"} <= nifi.processor_types()
 
 
-def test_platform_flow_is_deployed_and_running(nifi_url):
-    group_id = nifi_flow.find_group(nifi_url, nifi_flow.GROUP_NAME)
-    assert group_id is not None, "make run did not deploy the NiFi flow"
-    states = nifi_flow.processor_states(nifi_url, group_id)
+def test_platform_flow_is_deployed_and_running(nifi):
+    group_id = nifi.find_group(nifi_flow.GROUP_NAME)
+    assert group_id is not None, "setup_platform did not deploy the NiFi flow"
+    states = nifi.processor_states(group_id)
     assert len(states) == 4 and set(states.values()) == {"RUNNING"}, states
 
 
-def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi_url, unique, tmp_path):
+def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi, unique, tmp_path):
     bootstrap = f"127.0.0.1:{platform.port('KAFKA_PORT')}"
     topic = f"nifi-selftest-{unique}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -46,7 +46,7 @@ def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi_url, un
     })
     flow = nifi_flow.prepare_flow(json.loads(nifi_flow.FLOW_FILE.read_text()), parameters,
                                   context_name=f"test-{unique}")
-    group_id = nifi_flow.deploy_flow(nifi_url, flow, group_name=f"test-{unique}")
+    group_id = nifi.deploy_flow(flow, group_name=f"test-{unique}")
     try:
         producer = Producer({"bootstrap.servers": bootstrap})
         sent = [json.dumps({"UUID": f"{unique}-{i}", "Prediction": i % 4}) for i in range(20)]
@@ -62,6 +62,6 @@ def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi_url, un
         assert sorted(lines) == sorted(sent)
         assert all(f.suffix == ".txt" for f in out.iterdir())
     finally:
-        nifi_flow.delete_group(nifi_url, group_id)
+        nifi.delete_group(group_id)
         admin.delete_topics([topic])[topic].result(30)
-    assert nifi_flow.find_group(nifi_url, f"test-{unique}") is None
+    assert nifi.find_group(f"test-{unique}") is None
