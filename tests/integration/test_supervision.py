@@ -85,18 +85,30 @@ def test_failed_service_shows_last_log_lines(tmp_path, settings):
 
 
 @pytest.mark.last
-def test_make_stop_leaves_nothing_and_data_survives_restart(platform, webhdfs, unique):
+def test_make_stop_leaves_nothing_and_data_survives_restart(platform, webhdfs, unique, airflow_api):
     mongo_url = f"mongodb://127.0.0.1:{platform.port('MONGO_PORT')}/"
     with MongoClient(mongo_url) as client:
         client.platform_test.restart.insert_one({"UUID": unique})
     webhdfs.write(f"/tmp/restart-{unique}.txt", data=unique, encoding="utf-8")
 
+    api = airflow_api
+    streaming = [r["dag_run_id"] for r in api.get(f"{api.base}/api/v2/dags/prediction_stream/dagRuns",
+                                                  params={"state": ["running"]}, timeout=30).json()["dag_runs"]]
     subprocess.run(["make", "stop"], cwd=REPO, check=True, timeout=300)
     assert platformctl.our_processes(platform) == []
     open_ports = [p for service in svc.services(platform) for p in service.ports.values() if svc.tcp_open(p)]
     assert open_ports == [], f"ports still open after stop: {open_ports}"
 
-    subprocess.run(["make", "run"], cwd=REPO, check=True, timeout=900)
+    restart = subprocess.run(["make", "run"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert restart.returncode == 0, restart.stdout[-3000:] + restart.stderr[-3000:]
+    assert "first prediction answered in" in restart.stdout  # serves again, no manual step
+    import requests
+
+    for run_id in streaming:  # make stop ended the stream's task cleanly: nothing left "running"
+        run = api.get(f"{api.base}/api/v2/dags/prediction_stream/dagRuns/{run_id}", timeout=30).json()
+        assert run["state"] == "success", run
+    status = requests.get(f"http://127.0.0.1:{platform.port('WEBAPP_PORT')}/api/status", timeout=30).json()
+    assert status["serving"] is True, status
     with MongoClient(mongo_url) as client:
         assert client.platform_test.restart.count_documents({"UUID": unique}) == 1
         client.platform_test.restart.delete_many({"UUID": unique})
