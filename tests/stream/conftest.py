@@ -8,9 +8,9 @@ import uuid
 from collections import defaultdict
 from typing import Any, Callable
 
-import psutil
 import pytest
 
+from embedded.startup import stream_drivers  # noqa: F401 (the tests' helper too)
 from flightdelay.config import NAMES
 
 DAG_ID = "prediction_stream"
@@ -122,16 +122,6 @@ def champion_model(platform) -> str:
     run_dag(train_model_dag, model_name=name, from_month=MONTHS[0], to_month=MONTHS[-1], num_trees=10, max_depth=5)
     run_dag(evaluate_model_dag, model_name=name, version="1")
     return name
-
-
-def stream_drivers() -> list[psutil.Process]:
-    """The running streaming job's processes (spark-submit JVM and its Python driver)."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if any(part.endswith("prediction_stream.py") for part in cmdline):
-            found.append(process)
-    return found
 
 
 def dag_run_state(api, run_id: str, dag_id: str = DAG_ID) -> str:
