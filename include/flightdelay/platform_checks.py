@@ -17,8 +17,10 @@ def check_kafka(conn_id: str = KAFKA_CONN_ID) -> list[str]:
     """The platform's topics exist on the broker."""
     from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
+    from flightdelay.platform_setup import platform_topics
+
     topics = KafkaAdminClientHook(kafka_config_id=conn_id).get_conn.list_topics(timeout=10).topics
-    wanted = [NAMES.request_topic, NAMES.response_topic, NAMES.dlq_topic]
+    wanted = platform_topics()
     missing = [t for t in wanted if t not in topics]
     if missing:
         raise ServiceCheckError(f"kafka: topics missing: {missing}")
