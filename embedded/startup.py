@@ -63,8 +63,7 @@ def _airflow(s: Settings, progress: Progress) -> AirflowClient:
 
 def failure(client: AirflowClient, dag_id: str, run: dict) -> StageFailed:
     """A StageFailed naming the failed task of `run` with its log's last lines."""
-    failed = [ti for ti in client.task_instances(dag_id, run["dag_run_id"]) if ti["state"] in ("failed", "upstream_failed")]
-    first = next((ti for ti in failed if ti["state"] == "failed"), None)
+    first = next((ti for ti in client.task_instances(dag_id, run["dag_run_id"]) if ti["state"] == "failed"), None)
     if first is None:
         return StageFailed(f"DAG {dag_id} run {run['dag_run_id']} failed (no failed task recorded)")
     log = client.task_log(dag_id, run["dag_run_id"], first["task_id"], first.get("try_number") or 1)

@@ -33,7 +33,8 @@ BOOTSTRAP_STEPS = (
 
 
 def stream_state(heartbeat: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
-    """`running` is true only for a fresh heartbeat whose every query is active."""
+    """`running` is true only for a fresh heartbeat in state `serving` (the job writes that state
+    only while every one of its queries is active)."""
     if not heartbeat:
         return {"running": False, "state": "stopped", "since": None}
     try:

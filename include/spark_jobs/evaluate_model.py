@@ -18,8 +18,9 @@ from pyspark.sql import functions as F
 
 from flightdelay import lake
 from flightdelay.modeling import decide_promotion, majority_baseline, metrics
+from flightdelay.serving_status import CHAMPION_ALIAS
 
-ALIAS = "champion"
+ALIAS = CHAMPION_ALIAS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,7 +50,7 @@ from pyspark.sql import types as T
 from flightdelay import contract, contract_sql, kafka_read, lake, replay, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
-from flightdelay.serving_status import StreamHeartbeat
+from flightdelay.serving_status import CHAMPION_ALIAS, StreamHeartbeat
 
 log = logging.getLogger("prediction_stream")
 # A store micro-batch slower than this is logged (with client timeouts, a stuck sink fails it).
@@ -394,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hdfs", required=True)
     parser.add_argument("--bootstrap-servers", required=True)
     parser.add_argument("--model-name", default=NAMES.model_name)
-    parser.add_argument("--alias", default="champion")
+    parser.add_argument("--alias", default=CHAMPION_ALIAS)
     parser.add_argument("--mongo-uri", required=True)
     parser.add_argument("--cassandra-host", required=True)
     parser.add_argument("--cassandra-port", type=int, default=9042)
