@@ -28,7 +28,8 @@ from flightdelay.config import (
     default_args={"owner": "platform", "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def check_platform():
-    @task.sensor(poke_interval=15, timeout=900, mode="reschedule")
+    # poke, not reschedule: see setup_platform.wait_for_chain_idle (apache/airflow#71172)
+    @task.sensor(poke_interval=15, timeout=900, mode="poke")
     def wait_for_setup(ti=None) -> bool:
         return ti.get_dr_count("setup_platform", states=["success"]) > 0
 

@@ -88,7 +88,9 @@ def setup_platform():
         print(f"NiFi flow {nifi_flow.GROUP_NAME} running (process group {group_id})")
         return group_id
 
-    @task.sensor(poke_interval=5, timeout=3600, mode="reschedule")
+    # mode="poke": a reschedule-mode sensor can be failed by the scheduler between two pokes
+    # (apache/airflow#71172, open in 3.3), so this one holds a worker slot while it waits.
+    @task.sensor(poke_interval=5, timeout=3600, mode="poke")
     def wait_for_chain_idle(ti=None) -> bool:
         """No run of the training chain is active: a bootstrap under way (a second `make run`)
         finishes first, and the runs the first parse schedules have skipped."""
