@@ -7,9 +7,9 @@ are kept (a number is not a string, true is not a delay). The rules and reasons 
 contract (its patterns, range and size limit); tests/unit/test_contract_sql.py runs both
 validators over the same messages and requires the same verdict, field by field.
 
-Known differences, all on inputs no client of ours sends: Python's json accepts NaN/Infinity
-literals and duplicate keys (Spark's parser rejects them: "is not JSON"); Python's float() accepts
-digit underscores ("1_0"); Python's \\d and \\s also match non-ASCII digits and spaces.
+The rule table is contract.RULES (ASCII patterns that mean the same in Python and Java), and
+contract.loads reads JSON as Spark's parser does (duplicate keys, NaN, lone surrogates, nesting
+and number length refused, text after the first value ignored), so the two give one verdict.
 """
 from __future__ import annotations
 
@@ -25,7 +25,12 @@ _NUMERIC = (*_INTEGER, "DOUBLE", "FLOAT")
 
 
 def _strip(text: Column) -> Column:
+    """Java's \\s is contract.SPACES: the ASCII white space Python's side strips."""
     return F.regexp_replace(text, r"^\s+|\s+$", "")
+
+
+def _matches(text: Column, field: str) -> Column:
+    return text.rlike(f"^(?:{contract.RULES[field].pattern})$")
 
 
 FIELDS = (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")
@@ -52,7 +57,7 @@ class _Field:
 
     def as_text(self) -> Column:
         """str(value) for a string or an integer (a JSON 12.0 is a float in Python, whose str never
-        matches a digits-only or ISO pattern); None otherwise."""
+        matches a digits-only pattern); None otherwise."""
         integer = self.present & self.kind.isin(*_INTEGER)
         return F.when(self.is_string, self.text).when(integer, F.try_variant_get(self.value, "$", "string"))
 
@@ -79,7 +84,7 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
     message_error = (F.when(value.isNull(), F.lit("is empty"))
                      .when(F.octet_length(value) > contract.MAX_MESSAGE_BYTES,
                            F.lit(f"is larger than {contract.MAX_MESSAGE_BYTES} bytes"))
-                     .when(raw.isNull(), F.lit("is not JSON"))
+                     .when(~F.is_valid_utf8(value.cast("string")) | raw.isNull(), F.lit("is not JSON"))
                      .when(~is_object, F.lit("must be a JSON object")))
     f = {name: _Field(name) for name in FIELDS}
     # The reasons in the order contract.validate_fields finds them: every missing required field
@@ -90,28 +95,28 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
     errors: dict[str, Column] = {}
     out: dict[str, Column] = {}
 
-    for name, regex, what in (("Origin", contract._AIRPORT, "a 3-letter airport code"),
-                              ("Dest", contract._AIRPORT, "a 3-letter airport code"),
-                              ("Carrier", contract._CARRIER, "a 2-character carrier code")):
+    for name in ("Origin", "Dest", "Carrier"):
         code = _strip(f[name].text)
-        ok = f[name].is_string & code.rlike(regex.pattern)
-        errors[name] = F.when(~required[name] & ~ok, F.lit(f"must be {what}"))
+        ok = f[name].is_string & _matches(code, name)
+        errors[name] = F.when(~required[name] & ~ok, F.lit(contract.RULES[name].reason))
         out[name] = F.when(ok, F.upper(code))
     errors["Dest differs"] = F.when(out["Origin"].isNotNull() & (out["Origin"] == out["Dest"]),
                                     F.lit("must differ from Origin"))
 
-    day = F.try_to_date(_strip(f["FlightDate"].text), "yyyy-MM-dd")
-    date_ok = f["FlightDate"].is_string & _strip(f["FlightDate"].text).rlike(contract._DATE.pattern) & day.isNotNull()
-    errors["FlightDate"] = F.when(~required["FlightDate"] & ~date_ok, F.lit("must be a date YYYY-MM-DD"))
+    day_text = _strip(f["FlightDate"].text)
+    day = F.try_to_date(day_text, "yyyy-MM-dd")
+    date_ok = f["FlightDate"].is_string & _matches(day_text, "FlightDate") & day.isNotNull()
+    errors["FlightDate"] = F.when(~required["FlightDate"] & ~date_ok, F.lit(contract.RULES["FlightDate"].reason))
     out["FlightDate"] = F.when(date_ok, F.date_format(day, "yyyy-MM-dd"))
 
     delay_field = f["DepDelay"]
+    delay_text = _strip(delay_field.text)
     delay = (F.when(delay_field.numeric, F.try_variant_get(delay_field.value, "$", "double"))
-             .when(delay_field.is_string, _strip(delay_field.text).try_cast("double")))
+             .when(delay_field.is_string & _matches(delay_text, "DepDelay"), delay_text.try_cast("double")))
     low, high = contract.DEP_DELAY_RANGE
     finite = delay.isNotNull() & ~F.isnan(delay) & (F.abs(delay) != F.lit(float("inf")))
     errors["DepDelay"] = (F.when(required["DepDelay"], F.lit(None))
-                          .when(~finite, F.lit("must be a number of minutes"))
+                          .when(~finite, F.lit(contract.RULES["DepDelay"].reason))
                           .when((delay < low) | (delay > high),
                                 F.lit(f"must be between {low:g} and {high:g} minutes")))
     out["DepDelay"] = F.when(finite & delay.between(low, high), delay)
@@ -119,26 +124,33 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
     number = f["FlightNum"]
     number_text = _strip(number.as_text())
     number_absent = number.absent()
-    number_ok = number_text.rlike(contract._FLIGHT_NUM.pattern)
+    number_ok = _matches(number_text, "FlightNum")
     errors["FlightNum"] = F.when(~number_absent & ~F.coalesce(number_ok, F.lit(False)),
-                                 F.lit("must be a flight number of 1 to 4 digits"))
+                                 F.lit(contract.RULES["FlightNum"].reason))
     out["FlightNum"] = F.when(~number_absent & number_ok, number_text.cast("int").cast("string"))
 
     dep_time = f["CRSDepTime"]
     time_absent = dep_time.absent()
-    time_ok = dep_time.is_string & _strip(dep_time.text).rlike(contract._TIME.pattern)
-    errors["CRSDepTime"] = F.when(~time_absent & ~time_ok, F.lit("must be a time HH:MM (24 h)"))
+    time_ok = dep_time.is_string & _matches(_strip(dep_time.text), "CRSDepTime")
+    errors["CRSDepTime"] = F.when(~time_absent & ~time_ok, F.lit(contract.RULES["CRSDepTime"].reason))
     out["CRSDepTime"] = F.when(~time_absent & time_ok, _strip(dep_time.text))
 
-    # uuid.UUID(): drop "urn:" and "uuid:", braces at the ends and hyphens; 32 hex digits remain.
-    uuid_hex = F.regexp_replace(F.regexp_replace(F.replace(F.replace(f["UUID"].text, F.lit("urn:"), F.lit("")),
-                                                           F.lit("uuid:"), F.lit("")), r"^[{}]+|[{}]+$", ""), "-", "")
-    errors["UUID"] = F.when(~F.coalesce(f["UUID"].is_string & uuid_hex.rlike("^[0-9a-fA-F]{32}$"), F.lit(False)),
-                            F.lit("must be a UUID string"))
-    received = f["ReceivedAt"].as_text()
-    received_ok = F.regexp_replace(received, "Z$", "+00:00").try_cast("timestamp").isNotNull()
-    errors["ReceivedAt"] = F.when(f["ReceivedAt"].present & ~F.coalesce(received_ok, F.lit(False)),
-                                  F.lit("must be an ISO 8601 timestamp"))
+    # contract.canonical_uuid: drop "urn:" and "uuid:", braces at the ends and hyphens; 32 hex
+    # digits remain, written back lower-case in the 8-4-4-4-12 form.
+    uuid_hex = F.lower(F.regexp_replace(F.regexp_replace(
+        F.replace(F.replace(f["UUID"].text, F.lit("urn:"), F.lit("")), F.lit("uuid:"), F.lit("")),
+        r"^[{}]+|[{}]+$", ""), "-", ""))
+    uuid_ok = F.coalesce(f["UUID"].is_string & _matches(uuid_hex, "UUID"), F.lit(False))
+    errors["UUID"] = F.when(~uuid_ok, F.lit(contract.RULES["UUID"].reason))
+    out["UUID"] = F.when(uuid_ok, F.concat_ws("-", *[F.substring(uuid_hex, start, length) for start, length
+                                                     in ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))]))
+    # contract.canonical_timestamp: the pattern, a real calendar day, then UTC with milliseconds
+    # (the session's time zone is UTC: prediction_stream.session).
+    received_text = f["ReceivedAt"].text
+    received = F.when(_matches(received_text, "ReceivedAt"), received_text.try_cast("timestamp"))
+    received_ok = F.coalesce(received.isNotNull(), F.lit(False))
+    errors["ReceivedAt"] = F.when(f["ReceivedAt"].present & ~received_ok, F.lit(contract.RULES["ReceivedAt"].reason))
+    out["ReceivedAt"] = F.when(received_ok, F.date_format(received, ISO_FORMAT))
 
     reasons_in_order += [(name.split()[0], why) for name, why in errors.items()]
     reasons = F.map_from_entries(F.filter(
@@ -150,8 +162,7 @@ def _checked(value: Column, raw: Column, raw_kind: Column) -> Column:
     any_reason = F.coalesce(*[why for _, why in reasons_in_order]).isNotNull()
     error = (F.when(message_error.isNotNull(), F.to_json(F.create_map(F.lit("message"), message_error)))
              .when(any_reason, F.to_json(reasons)))
-    return F.struct(*[out[name].alias(name) for name in (*contract.REQUIRED, *contract.OPTIONAL)],
-                    f["UUID"].text.alias("UUID"), received.alias("ReceivedAt"), error.alias("error"))
+    return F.struct(*[out[name].alias(name) for name in FIELDS], error.alias("error"))
 
 
 def now_iso() -> Column:
@@ -175,12 +186,19 @@ def prediction(request: Column, distance: Column, label: Column, probabilities: 
 
 
 def dead_letter(value: Column, error: Column, topic: Column, partition: Column, offset: Column,
-                rejected_at: Column) -> Column:
-    """contract.dead_letter as a JSON string column (error: the JSON object parse_request made)."""
+                rejected_at: Column, stage: str = "respond") -> Column:
+    """contract.dead_letter as a JSON string column (error: the JSON object parse_request made):
+    the original cut to contract.ORIGINAL_CHARS, invalid UTF-8 replaced as Python's decoder does."""
     errors = F.from_json(error, "map<string,string>")
     reason = F.array_join(F.transform(F.map_entries(errors), lambda e: F.concat(e["key"], F.lit(": "), e["value"])),
                           "; ")
-    return F.to_json(F.struct(value.cast("string").alias("original"), reason.alias("reason"), errors.alias("errors"),
+    text = F.make_valid_utf8(value.cast("string"))
+    return F.to_json(F.struct(F.lit(stage).alias("stage"),
+                              F.substring(text, 1, contract.ORIGINAL_CHARS).alias("original"),
+                              F.when(value.isNotNull(), F.char_length(text) > contract.ORIGINAL_CHARS)
+                              .otherwise(F.lit(False)).alias("original_truncated"),
+                              F.octet_length(value).alias("original_bytes"),
+                              reason.alias("reason"), errors.alias("errors"),
                               F.struct(topic.alias("topic"), partition.alias("partition"),
                                        offset.alias("offset")).alias("source"),
                               rejected_at.alias("rejected_at")), {"ignoreNullFields": "false"})

@@ -18,7 +18,7 @@ GOOD = {"UUID": "6f1c5a52-3d7e-4d0c-9a8e-2c6b7f0e9d11", "Origin": "jfk", "Dest":
 
 def message(**change) -> bytes:
     body = {**GOOD, **change}
-    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode()
+    return json.dumps({k: v for k, v in body.items() if v is not ...}).encode("utf-8", "surrogatepass")
 
 
 MESSAGES = {
@@ -62,6 +62,33 @@ MESSAGES = {
     "uuid as a number": message(UUID=12345),
     "received not a timestamp": message(ReceivedAt="yesterday"),
     "received a boolean": message(ReceivedAt=True),
+    "valid, urn uuid in upper case": message(UUID="urn:uuid:" + str(uuid.UUID(int=5)).upper()),
+    "valid, received with an offset": message(ReceivedAt="2024-01-01T10:00:00.5+05:30"),
+    "valid, text after the object": message() + b" trailing words",
+    "valid, nested 1000 deep": message(Extra=json.loads("[" * 999 + "]" * 999)),
+    "received only a year": message(ReceivedAt="2024"),
+    "received without zero padding": message(ReceivedAt="2024-1-1T10:00:00Z"),
+    "received with a zone name": message(ReceivedAt="2024-01-01T10:00:00 Europe/Paris"),
+    "received without a zone": message(ReceivedAt="2024-01-01T10:00:00"),
+    "received on February 30": message(ReceivedAt="2024-02-30T10:00:00Z"),
+    "received as a number": message(ReceivedAt=2024),
+    "flight date in year 0": message(FlightDate="0000-01-01"),
+    "arabic-indic digits": message(CRSDepTime="\u0660\u0668:\u0663\u0660", DepDelay="\u0661\u0662",
+                                   FlightNum="\u0661\u0662"),
+    "no-break space around a code": message(Origin="\u00a0JFK"),
+    "delay of hundreds of digits": message(DepDelay=int("9" * 300)),
+    "delay of 400 digits": message(DepDelay=int("9" * 400)),
+    "delay of 1001 digits": message().replace(b'"DepDelay": 12', b'"DepDelay": ' + b"1" * 1001),
+    "delay as a hex float": message(DepDelay="0x1p3"),
+    "delay with a type suffix": message(DepDelay="1d"),
+    "delay with underscores": message(DepDelay="1_0"),
+    "nested 1001 deep": message(Extra=json.loads("[" * 1000 + "]" * 1000)),
+    "duplicate key": message().replace(b'{"UUID"', b'{"Origin": "EWR", "UUID"'),
+    "NaN literal": message().replace(b'"DepDelay": 12', b'"DepDelay": NaN'),
+    "lone surrogate": message(Extra="\ud800"),
+    "invalid UTF-8": message(Extra="x").replace(b'"x"', b'"\xff"'),
+    "a UTF-8 byte order mark": b"\xef\xbb\xbf" + message(),
+    "control bytes, 200 KB": bytes(range(32)) * 6400,
     "everything wrong": json.dumps({"Origin": 1, "Dest": "", "Carrier": "A", "FlightDate": "x", "DepDelay": "y",
                                     "FlightNum": "z", "CRSDepTime": "w", "UUID": 5}).encode(),
 }
