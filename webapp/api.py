@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import queue
-import uuid as uuidlib
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,13 +72,22 @@ def create_prediction():
         return errors_response({"Origin": "cross-site requests are not accepted"}, 403)
     if not request.is_json:
         return errors_response({"body": "must be JSON (Content-Type: application/json)"})
-    data = request.get_json(silent=True)
+    body = request.get_data(cache=False)
+    if len(body) > contract.MAX_MESSAGE_BYTES:
+        return errors_response({"body": f"is larger than {contract.MAX_MESSAGE_BYTES} bytes"})
+    try:
+        data = contract.loads(body)
+    except contract.DuplicateKey as exc:
+        return errors_response({exc.key: "is given more than once"})
+    except ValueError as exc:  # any parse failure, deep nesting and huge numbers included
+        return errors_response({"body": f"is not JSON ({str(exc)[:200]})"})
     if not isinstance(data, dict):
         return errors_response({"body": "must be a JSON object"})
     fields, errors = validate(data)
     request_id = data.get("UUID")
     if request_id is not None and not errors:
-        if not isinstance(request_id, str) or not services().router().claim(request_id):
+        request_id = contract.canonical_uuid(request_id)
+        if request_id is None or not services().router().claim(request_id):
             errors["UUID"] = "was not issued by this server or was used already (leave it out)"
     if errors:
         return errors_response(errors)
@@ -96,9 +104,8 @@ def create_prediction():
 
 @bp.get("/api/predictions/<request_id>")
 def get_prediction(request_id: str):
-    try:
-        uuidlib.UUID(request_id)
-    except ValueError:
+    request_id = contract.canonical_uuid(request_id)
+    if request_id is None:
         return errors_response({"UUID": "must be a UUID"})
     stored = services().mongo_collection().find_one({"UUID": request_id}, {"_id": 0})
     if stored is None:
@@ -137,7 +144,7 @@ def websocket_predictions(ws) -> None:
                 if text is None:
                     return  # idle page: close; it reconnects when used again
                 try:
-                    message = json.loads(text)
+                    message = contract.loads(text[:contract.MAX_MESSAGE_BYTES])
                 except ValueError:
                     continue
                 if isinstance(message, dict) and message.get("type") == "submitted" \

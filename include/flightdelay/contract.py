@@ -276,6 +276,10 @@ def dead_letter(raw: bytes | None, error: InvalidRequest, topic: str, partition:
             "source": {"topic": topic, "partition": partition, "offset": offset}, "rejected_at": now_iso()}
 
 
+PREDICTION_FIELDS = (*REQUIRED, *OPTIONAL, "UUID", "ReceivedAt", "Distance", "Prediction", "PredictionLabel",
+                     "Probabilities", "ModelName", "ModelVersion", "PredictedAt")
+
+
 def prediction(request: dict[str, Any], label: int, probabilities: list[float], distance: float | None,
                model_name: str, model_version: str, predicted_at: str | None = None) -> dict[str, Any]:
     """A prediction record: the request fields + Prediction, its label, probabilities, model, timestamps."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable
 
 from pyspark.sql import Column, DataFrame
@@ -33,6 +34,12 @@ MARGIN_MS = 120_000
 
 def header_value(partition: int, offset: int) -> str:
     return f"{partition}:{offset}"
+
+
+def parse_header(value: bytes | None) -> tuple[int, int] | None:
+    """REQUEST_HEADER's value -> (partition, offset); None for anything else (forged, foreign)."""
+    match = re.fullmatch(rb"([0-9]{1,9}):([0-9]{1,18})", value or b"")
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def header_column(partition: Column, offset: Column) -> Column:
@@ -94,13 +101,17 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
         if not starts:
             return {}
         offsets: dict[int, set[int]] = {}
-        records = 0
+        records = foreign = 0
         for message in kafka_read.read_to_end(consumer, starts, ends, timeout):
             records += 1
-            for key, value in message.headers() or ():
-                if key == REQUEST_HEADER and value:
-                    partition, offset = value.decode().split(":")
-                    offsets.setdefault(int(partition), set()).add(int(offset))
+            named = [parse_header(value) for key, value in message.headers() or () if key == REQUEST_HEADER]
+            if len(named) != 1 or named[0] is None:
+                foreign += 1  # not written by the respond query: trusted for nothing
+                continue
+            offsets.setdefault(named[0][0], set()).add(named[0][1])
+        if foreign:
+            log.warning("replay guard: ignored %s output records without one well-formed %s header", foreign,
+                        REQUEST_HEADER)
         log.warning("replay guard: %s output records since %s name %s answered requests", records, since_ms,
                     sum(map(len, offsets.values())))
         return {partition: offset_ranges(found) for partition, found in offsets.items()}

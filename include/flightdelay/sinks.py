@@ -4,14 +4,25 @@ Every write is keyed by UUID, so replaying a micro-batch after a crash duplicate
 Cassandra upserts the row, MongoDB keeps the record it has (its unique UUID index refuses the
 second insert). The partition writers run where Spark runs them (executors); their clients are
 cached per Python worker, which Spark reuses across batches.
+
+Two failures are told apart. A record a sink *refuses* (not a prediction record, a value the
+sink rejects) goes to the dead-letter topic with stage "store", the sink and its error, and the
+batch goes on. A sink that is *down* (connection refused, timeouts) is retried with backoff for
+SINK_RETRY_S, then the batch fails: nothing is lost, the stream's owner restarts it.
 """
 from __future__ import annotations
 
 import json
+import logging
 import re
+import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+from flightdelay import contract
+
+log = logging.getLogger(__name__)
 
 CQL_FILE = Path(__file__).resolve().parents[1] / "sql" / "flight_delay_ml_response.cql"
 DEFAULT_KEYSPACE = "agile_data_science"
@@ -22,6 +33,7 @@ _clients: dict[tuple, Any] = {}
 # and its Airflow owner resubmits it) instead of blocking the store query indefinitely.
 MONGO_TIMEOUT_MS = 60_000
 CASSANDRA_TIMEOUT_S = 30.0
+SINK_RETRY_S = 120.0  # how long a sink that is down is retried before the batch fails
 
 
 def cql_statements(text: str, keyspace: str = DEFAULT_KEYSPACE) -> list[str]:
@@ -47,6 +59,23 @@ def ensure_mongo_index(collection) -> str:
 
 def _timestamp(value: str | None) -> datetime | None:
     return None if not value else datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def refusal(record: Any) -> str | None:
+    """Why a record read from the response topic is not a prediction the sinks store (None: it
+    is one). Respond writes the contract's normal form; anything else on the topic is refused."""
+    if not isinstance(record, dict):
+        return "is not a JSON object"
+    if record.get("UUID") is None or contract.canonical_uuid(record.get("UUID")) != record["UUID"]:
+        return "UUID is not a UUID in canonical form"
+    for field in ("ReceivedAt", "PredictedAt"):
+        if contract.canonical_timestamp(record.get(field)) != record.get(field) or record.get(field) is None:
+            return f"{field} is not a timestamp in the contract's form"
+    try:
+        cassandra_row(record)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        return f"not a prediction record ({type(exc).__name__}: {str(exc)[:200]})"
+    return None
 
 
 def cassandra_row(p: dict[str, Any]) -> tuple:
@@ -86,7 +115,8 @@ def _cassandra(host: str, port: int, keyspace: str):
     return _clients[key]
 
 
-def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collection: str) -> int:
+def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collection: str,
+                refused: list | None = None) -> int:
     """Insert each record unless its UUID is stored already; returns how many were new.
 
     One unordered insert_many: the unique UUID index refuses the records stored before (the
@@ -94,7 +124,8 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
     stored record stays: it is the first answer, the one the page showed. No update path: a
     replayed batch replaced record by record costs a filtered write per record (on FerretDB with
     SQLite storage each one scanned the collection, 5-8 s at 200k documents), while a refused
-    insert costs nothing.
+    insert costs nothing. A record refused for another reason fails the call, or, given a
+    `refused` list, is appended to it as (record, error) and the others are stored.
     """
     if not records:
         return 0
@@ -105,48 +136,146 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
         return len(target.insert_many([dict(r) for r in records], ordered=False).inserted_ids)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(e.get("code") != 11000 for e in errors):
+        others = [e for e in errors if e.get("code") != 11000]
+        if others and refused is None:
             raise
+        for error in others:
+            refused.append((records[error["index"]], f"MongoDB error {error.get('code')}: {error.get('errmsg', '')[:300]}"))
         return exc.details.get("nInserted", len(records) - len(errors))
 
 
 def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str,
-                    rows_per_batch: int = 50) -> int:
+                    rows_per_batch: int = 50, refused: list | None = None) -> int:
     """Upserts by UUID in UNLOGGED batches: grouped only to save round trips (not atomic, which
-    upserts by UUID do not need)."""
+    upserts by UUID do not need). A batch Cassandra refuses (InvalidRequest) is retried row by
+    row; a refused row fails the call, or, given a `refused` list, is appended to it."""
     if not records:
         return 0
+    from cassandra import InvalidRequest
     from cassandra.concurrent import execute_concurrent
     from cassandra.query import BatchStatement, BatchType
 
     session, insert = _cassandra(host, port, keyspace)
     rows = [cassandra_row(record) for record in records]
-    batches = []
+    groups, batches = [], []
     for i in range(0, len(rows), rows_per_batch):
         batch = BatchStatement(batch_type=BatchType.UNLOGGED)
         for values in rows[i:i + rows_per_batch]:
             batch.add(insert, values)
+        groups.append(range(i, min(i + rows_per_batch, len(rows))))
         batches.append((batch, ()))
-    for ok, result in execute_concurrent(session, batches, concurrency=8, raise_on_first_error=False):
-        if not ok:
+    stored = len(records)
+    results = execute_concurrent(session, batches, concurrency=8, raise_on_first_error=False)
+    for group, (ok, result) in zip(groups, results):
+        if ok:
+            continue
+        if not isinstance(result, InvalidRequest) or refused is None:
             raise result
-    return len(records)
+        for index in group:  # find the rows it refuses; store the others
+            try:
+                session.execute(insert, rows[index])
+            except InvalidRequest as exc:
+                refused.append((records[index], f"Cassandra refused: {str(exc)[:300]}"))
+                stored -= 1
+    return stored
+
+
+def sink_is_down(exc: BaseException) -> bool:
+    """A sink that cannot be reached or does not answer (retry), as opposed to a refused record."""
+    from cassandra import OperationTimedOut, Unavailable, WriteTimeout
+    from cassandra.cluster import NoHostAvailable
+    from pymongo.errors import ConnectionFailure
+
+    return isinstance(exc, (ConnectionFailure, NoHostAvailable, OperationTimedOut, Unavailable, WriteTimeout,
+                            ConnectionError, TimeoutError))
+
+
+def with_retry(write: Callable[[], Any], sink: str, budget_s: float = SINK_RETRY_S) -> Any:
+    """`write()`, retried with backoff while the sink is down, for `budget_s`; then it raises."""
+    deadline, pause = time.monotonic() + budget_s, 1.0
+    while True:
+        try:
+            return write()
+        except Exception as exc:
+            if not sink_is_down(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s is down (%s: %s); retrying in %.0f s", sink, type(exc).__name__, str(exc)[:200], pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 15.0)
+
+
+def _dead_letter_producer(bootstrap: str):
+    key = ("kafka", bootstrap)
+    if key not in _clients:
+        from confluent_kafka import Producer
+
+        _clients[key] = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+    return _clients[key]
+
+
+def store_dead_letter(row, record: Any, sinks: str, error: str) -> dict[str, Any]:
+    """The dead letter of a record the store stage refuses (the respond stage's shape)."""
+    text = row.value or ""
+    return {"stage": "store", "sink": sinks, "error": error, "reason": f"{sinks}: {error}",
+            "UUID": record.get("UUID") if isinstance(record, dict) else None,
+            "original": text[:contract.ORIGINAL_CHARS], "original_truncated": len(text) > contract.ORIGINAL_CHARS,
+            "original_bytes": len(text.encode("utf-8", "replace")),
+            "source": {"topic": getattr(row, "topic", None), "partition": getattr(row, "partition", None),
+                       "offset": getattr(row, "offset", None)}, "rejected_at": contract.now_iso()}
 
 
 def write_partition(values: Iterable, mongo: dict[str, str] | None = None,
-                    cassandra: dict[str, Any] | None = None, chunk: int = 1000) -> None:
-    """foreachPartition body: JSON predictions (rows with a `value` string) -> MongoDB and/or Cassandra."""
-    batch: list[dict[str, Any]] = []
+                    cassandra: dict[str, Any] | None = None, dead_letters: dict[str, str] | None = None,
+                    chunk: int = 1000) -> dict[str, int]:
+    """foreachPartition body: JSON predictions (rows with `value`, and `topic`, `partition`,
+    `offset`) -> MongoDB and/or Cassandra. Refused records go to dead_letters["topic"] (stage
+    store); returns the counts stored and refused."""
+    counts = {"stored": 0, "refused": 0}
+    letters: list[dict[str, Any]] = []
+    batch: list[tuple[Any, dict[str, Any]]] = []
     for row in values:
-        batch.append(json.loads(row.value))
+        try:
+            record = json.loads(row.value)
+            why = refusal(record)
+        except (TypeError, ValueError) as exc:
+            record, why = None, f"is not JSON ({type(exc).__name__})"
+        if why:
+            letters.append(store_dead_letter(row, record, "mongodb, cassandra, hdfs", why))
+        else:  # the contract's fields only: nothing foreign reaches a sink
+            batch.append((row, {field: record.get(field) for field in contract.PREDICTION_FIELDS}))
         if len(batch) >= chunk:
-            _write(batch, mongo, cassandra)
+            _write(batch, mongo, cassandra, letters, counts)
             batch = []
-    _write(batch, mongo, cassandra)
+    _write(batch, mongo, cassandra, letters, counts)
+    counts["refused"] = len(letters)
+    if letters:
+        if dead_letters is None:
+            raise ValueError(f"{len(letters)} records refused: {letters[0]['reason']}")
+        producer = _dead_letter_producer(dead_letters["bootstrap"])
+        for letter in letters:
+            producer.produce(dead_letters["topic"], key=letter["UUID"], value=json.dumps(letter))
+        if producer.flush(60):
+            raise RuntimeError("dead letters of the store stage not acknowledged by Kafka within 60 s")
+        log.warning("store: %s records refused, sent to %s (first: %s)", len(letters), dead_letters["topic"],
+                    letters[0]["reason"])
+    return counts
 
 
-def _write(batch: list[dict[str, Any]], mongo: dict[str, str] | None, cassandra: dict[str, Any] | None) -> None:
-    if mongo:
-        write_mongo(batch, **mongo)
-    if cassandra:
-        write_cassandra(batch, **cassandra)
+def _write(batch: list[tuple[Any, dict[str, Any]]], mongo: dict[str, str] | None, cassandra: dict[str, Any] | None,
+           letters: list[dict[str, Any]], counts: dict[str, int]) -> None:
+    if not batch:
+        return
+    rows = {id(record): row for row, record in batch}
+    records = [record for _, record in batch]
+    for sink, options, write in (("mongodb", mongo, write_mongo), ("cassandra", cassandra, write_cassandra)):
+        if not options:
+            continue
+        refused: list = []
+
+        def attempt(write=write, options=options, refused=refused):
+            refused.clear()  # a retried write reports its refusals again
+            return write(records, **options, refused=refused)
+
+        with_retry(attempt, sink)
+        letters += [store_dead_letter(rows[id(record)], record, sink, error) for record, error in refused]
+    counts["stored"] += len(records)

@@ -63,19 +63,29 @@ REQUEST_SCHEMA = T.StructType([
     T.StructField("FlightNum", T.StringType()), T.StructField("CRSDepTime", T.StringType()),
 ])
 COMMIT_TOPIC = "flight-delay-ml-stream-commits"
+CONTRACT_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"  # contract.now_iso's form
 
 
 class Champion:
-    """The model currently served: `alias` of `name`, re-resolved at most every `poll_seconds`."""
+    """The model currently served: `alias` of `name`, re-resolved at most every `poll_seconds`.
 
-    def __init__(self, name: str, alias: str, poll_seconds: float) -> None:
+    A version whose artifact cannot be loaded never stops serving: it gets a `rejected_reason`
+    tag and the loaded model keeps answering; at a (re)start the version loaded last (the
+    registered model's LAST_LOADED_TAG) is served instead, and only with none loadable does the
+    job fail."""
+
+    LAST_LOADED_TAG = "stream_last_loaded_version"
+
+    def __init__(self, name: str, alias: str, poll_seconds: float, check=None) -> None:
         from mlflow import MlflowClient
 
         self.name, self.alias, self.poll_seconds = name, alias, poll_seconds
+        self.check = check  # check(model, version): scores a sample request, raises if it cannot
         self.client = MlflowClient()
         self.version: str | None = None
         self.model = None
         self.checked = 0.0
+        self.rejected: set[str] = set()
 
     def resolve(self) -> str | None:
         from mlflow.exceptions import MlflowException
@@ -85,13 +95,27 @@ class Champion:
         except MlflowException:
             return None
 
+    def last_loaded(self) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_registered_model(self.name).tags.get(self.LAST_LOADED_TAG)
+        except MlflowException:
+            return None
+
     def wait(self, timeout: float) -> None:
-        """Block until the alias exists (the stream cannot answer without a model)."""
+        """Block until a model is loaded: the alias's version, else the version loaded last."""
         deadline = time.monotonic() + timeout
         while not self.poll(force=True) and self.model is None:
+            fallback = self.last_loaded()
+            if fallback and fallback not in self.rejected and self.load(fallback):
+                log.error("serving %s version %s, the version loaded last: %s@%s (version %s) cannot be loaded",
+                          self.name, fallback, self.name, self.alias, self.resolve())
+                return
             if time.monotonic() > deadline:
-                raise SystemExit(f"no version of {self.name} has alias {self.alias} after {timeout:.0f} s")
-            log.warning("waiting for %s@%s to exist", self.name, self.alias)
+                raise SystemExit(f"no loadable version of {self.name}: alias {self.alias} "
+                                 f"(version {self.resolve()}), last loaded {fallback}, rejected {sorted(self.rejected)}")
+            log.warning("waiting for a loadable %s@%s", self.name, self.alias)
             time.sleep(10)
 
     def poll(self, force: bool = False) -> bool:
@@ -100,15 +124,36 @@ class Champion:
             return False
         self.checked = time.monotonic()
         version = self.resolve()
-        if version is None or version == self.version:
+        if version is None or version == self.version or version in self.rejected:
             return False
+        return self.load(version)
+
+    def load(self, version: str) -> bool:
+        """Load `version`; on failure tag it rejected_reason, log why and keep what is served."""
         import mlflow
 
         started = time.monotonic()
-        model = mlflow.spark.load_model(f"models:/{self.name}/{version}")
+        try:
+            model = mlflow.spark.load_model(f"models:/{self.name}/{version}")
+            if self.check is not None:
+                self.check(model, version)
+        except Exception as exc:  # a broken artifact must not stop serving
+            self.rejected.add(version)
+            reason = f"{type(exc).__name__}: {str(exc)[:500]}"
+            log.error("%s version %s cannot be loaded, still serving version %s: %s", self.name, version,
+                      self.version, reason)
+            try:
+                self.client.set_model_version_tag(self.name, version, "rejected_reason", reason)
+            except Exception as tag_error:  # the registry down: the log line above says it all
+                log.error("could not tag %s version %s: %s", self.name, version, tag_error)
+            return False
         log.warning("loaded %s version %s (serving %s until the swap; load took %.1f s)", self.name, version,
                     self.version, time.monotonic() - started)
         self.model, self.version = model, version
+        try:
+            self.client.set_registered_model_tag(self.name, self.LAST_LOADED_TAG, version)
+        except Exception as exc:
+            log.error("could not record %s version %s as loaded: %s", self.name, version, exc)
         return True
 
 
@@ -139,7 +184,9 @@ class TransactionalResponder:
         if self.last_committed is not None and batch_id <= self.last_committed:
             log.warning("respond: batch %s was committed before a restart; skipped", batch_id)
             return
-        rows = batch.collect()
+        # The rows carry no request bytes (a dead letter's bounded record is built in SQL), so
+        # the driver's memory per batch is bounded by maxOffsetsPerTrigger whatever their size.
+        rows = batch.drop("value").collect()
         predicted_at = contract.now_iso()
         self.producer.begin_transaction()
         answered = 0
@@ -148,9 +195,7 @@ class TransactionalResponder:
             error = request.pop("error")
             headers = [(replay.REQUEST_HEADER, replay.header_value(row.partition, row.offset))]
             if error:
-                record = contract.dead_letter(row.value, contract.InvalidRequest(json.loads(error)), row.topic,
-                                              row.partition, row.offset)
-                self.producer.produce(NAMES.dlq_topic, value=json.dumps(record), headers=headers)
+                self.producer.produce(NAMES.dlq_topic, value=row.dead_letter, headers=headers)
                 continue
             record = contract.prediction(request, row.prediction, row.probability, row.Distance,
                                          self.champion.name, row.model_version, predicted_at)
@@ -177,6 +222,8 @@ def parse_request(value: bytes | None):
         return {**{k: request.get(k) for k in PARSED_SCHEMA.fieldNames() if k != "error"}, "error": None}
     except contract.InvalidRequest as exc:
         return {"error": json.dumps(exc.errors)}
+    except Exception as exc:  # a defect of ours must not stop the query: the message is isolated
+        return {"error": json.dumps({"message": f"could not be checked ({type(exc).__name__})"})}
 
 
 def python_contract(frame: DataFrame) -> DataFrame:
@@ -209,6 +256,23 @@ def scored_requests(source: DataFrame, model, version: str, airports: DataFrame,
                          F.col("prediction").cast("int").alias("prediction"),
                          vector_to_array("probability").alias("probability"),
                          F.lit(version).alias("model_version"))
+
+
+SAMPLE_REQUEST = {"UUID": "00000000-0000-4000-8000-000000000000", "Origin": "JFK", "Dest": "LAX", "Carrier": "AA",
+                  "FlightDate": "2013-06-01", "DepDelay": 5, "FlightNum": "1", "CRSDepTime": "09:00",
+                  "ReceivedAt": "2013-06-01T08:00:00.000Z"}
+
+
+def check_model(spark: SparkSession, model, version: str, airports: DataFrame) -> None:
+    """Score one sample request with both validators' paths before a model serves: a version that
+    loads but cannot score is refused like one that cannot load (and its plan is warmed)."""
+    sample = spark.createDataFrame([(json.dumps(SAMPLE_REQUEST).encode(), NAMES.request_topic, 0, -1,
+                                     datetime.now(timezone.utc))],
+                                   "value binary, topic string, partition int, offset bigint, timestamp timestamp")
+    for check in (python_contract, contract_sql.with_request):
+        row = scored_requests(sample, model, version, airports, check=check).first()
+        if row is None or row.prediction is None or row.r.error is not None:
+            raise ValueError(f"version {version} gave no prediction for a sample request: {row}")
 
 
 def vector_to_array(column: str):
@@ -275,7 +339,11 @@ def unanswered(spark: SparkSession, args, source: DataFrame) -> DataFrame:
 
 def start_respond(spark: SparkSession, args, champion: Champion, airports: DataFrame, responder) -> object:
     source = unanswered(spark, args, kafka_source(spark, args, NAMES.request_topic))
-    query = (scored_requests(source, champion.model, champion.version, airports).writeStream
+    scored = scored_requests(source, champion.model, champion.version, airports)
+    scored = scored.withColumn("dead_letter", F.when(F.col("r.error").isNotNull(), contract_sql.dead_letter(
+        F.col("value"), F.col("r.error"), F.col("topic"), F.col("partition"), F.col("offset"),
+        contract_sql.now_iso())))
+    query = (scored.writeStream
              .queryName(f"{args.query_prefix}respond")
              .foreachBatch(responder)
              .option("checkpointLocation", f"{checkpoints(args)}/respond")
@@ -323,29 +391,36 @@ def checkpoints(args) -> str:
 def start_sinks(spark: SparkSession, args) -> list:
     mongo = {"uri": args.mongo_uri, "database": NAMES.mongo_database, "collection": NAMES.mongo_collection}
     cassandra = {"host": args.cassandra_host, "port": args.cassandra_port, "keyspace": NAMES.cassandra_keyspace}
+    dead_letters = {"bootstrap": args.bootstrap_servers, "topic": NAMES.dlq_topic}
 
     def store(batch: DataFrame, batch_id: int) -> None:
         # One task writes both sinks, leaving the other task slots to the respond query (on our
         # 2 cores, a store task per Kafka partition held every slot and delayed the answers).
         started = time.monotonic()
-        batch.select("value").coalesce(1).foreachPartition(
-            lambda rows: sinks.write_partition(rows, mongo=mongo, cassandra=cassandra))
+        batch.coalesce(1).foreachPartition(
+            lambda rows: sinks.write_partition(rows, mongo=mongo, cassandra=cassandra, dead_letters=dead_letters))
         seconds = time.monotonic() - started
         if seconds > SLOW_STORE_BATCH_S:
             log.warning("slow store batch %s: %.1f s", batch_id, seconds)
 
-    # Only records of the prediction contract (anything else on the topic is not ours to store).
-    responses = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
-                 .select(F.col("value").cast("string").alias("value"))
-                 .withColumn("p", F.from_json("value", PREDICTION_SCHEMA))
-                 .where("p.UUID IS NOT NULL AND p.Prediction IS NOT NULL AND p.PredictedAt IS NOT NULL"))
-    store_query = (responses.writeStream.queryName(f"{args.query_prefix}store")
+    # Every record of the topic: sinks.write_partition stores the predictions and sends the
+    # others to the dead-letter topic (stage store) with the reason.
+    records = (kafka_source(spark, args, NAMES.response_topic, **{"kafka.isolation.level": "read_committed"})
+               .select(F.col("value").cast("string").alias("value"), "topic", "partition", "offset"))
+    store_query = (records.writeStream.queryName(f"{args.query_prefix}store")
                    .foreachBatch(store)
                    .option("checkpointLocation", f"{checkpoints(args)}/store")
                    .trigger(processingTime=args.store_trigger)
                    .start())
 
-    parsed = responses.select("p.*").withColumn("date", F.to_date(F.to_timestamp("PredictedAt")))
+    # The archive keeps what the store keeps (the store's dead letters name the others, "hdfs"
+    # among their sinks): the contract's UUID and timestamps, a date, a prediction.
+    responses = records.withColumn("p", F.from_json("value", PREDICTION_SCHEMA)).where(
+        F.col("p.UUID").rlike("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+        & F.col("p.PredictedAt").rlike(CONTRACT_TIMESTAMP) & F.col("p.ReceivedAt").rlike(CONTRACT_TIMESTAMP)
+        & F.try_to_timestamp("p.PredictedAt").isNotNull() & F.try_to_date("p.FlightDate").isNotNull()
+        & F.col("p.Prediction").isNotNull())
+    parsed = responses.select("p.*").withColumn("date", F.to_date(F.try_to_timestamp("PredictedAt")))
     archive = (parsed.writeStream.queryName(f"{args.query_prefix}archive")
                .format("parquet")
                .option("path", f"{args.hdfs.rstrip('/')}{NAMES.hdfs_prediction_dir}")
@@ -372,7 +447,8 @@ def session(args) -> SparkSession:
     offer as many cores."""
     from pyspark import SparkConf, SparkContext
 
-    builder = SparkSession.builder.appName("prediction_stream")
+    # UTC: contract_sql renders timestamps in the session's zone, and the contract's are UTC.
+    builder = SparkSession.builder.appName("prediction_stream").config("spark.sql.session.timeZone", "UTC")
     if args.respond_mode == "realtime":
         from confluent_kafka.admin import AdminClient
 
@@ -425,11 +501,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     heartbeat.write("starting", model=args.model_name)
     ensure_commit_topic(args.bootstrap_servers)
-    champion = Champion(args.model_name, args.alias, args.model_poll_seconds)
-    champion.wait(args.model_wait_minutes * 60)
     airports = spark.read.csv(f"{args.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True, inferSchema=True).select(
         "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
     log.warning("airports loaded: %s", airports.count())
+    champion = Champion(args.model_name, args.alias, args.model_poll_seconds,
+                        check=lambda model, version: check_model(spark, model, version, airports))
+    champion.wait(args.model_wait_minutes * 60)
 
     if args.respond_mode == "realtime":
         def restart_respond():

@@ -108,3 +108,31 @@ def test_canary_matches_only_its_own_prediction():
     assert canary.matching_response(_Message(json.dumps(record).encode()), "u1") == record
     assert canary.matching_response(_Message(json.dumps(record).encode()), "u2") is None
     assert canary.matching_response(_Message(b"not json"), "u1") is None
+
+
+def test_dead_letter_of_a_huge_message_is_bounded():
+    raw = bytes(range(32)) * 6400  # 200 KB of control bytes: their JSON escapes are 6 bytes each
+    letter = contract.dead_letter(raw, contract.InvalidRequest({"message": "is larger than 4096 bytes"}), "t", 0, 1)
+    assert letter["original_truncated"] and letter["original_bytes"] == len(raw)
+    assert len(json.dumps(letter)) < 10 * contract.ORIGINAL_CHARS
+
+
+def test_uuids_and_timestamps_leave_in_one_form():
+    canonical = "6f1c5a52-3d7e-4d0c-9a8e-2c6b7f0e9d11"
+    for spelling in (canonical.upper(), "{" + canonical + "}", "urn:uuid:" + canonical, canonical.replace("-", "")):
+        assert contract.canonical_uuid(spelling) == canonical
+    assert contract.canonical_uuid("\u0661" * 32) is None
+    assert contract.canonical_timestamp("2024-01-01T10:00:00.5+05:30") == "2024-01-01T04:30:00.500Z"
+    for bad in ("2024", "2024-1-1T10:00:00Z", "2024-01-01T10:00:00", "2024-02-30T10:00:00Z", 2024):
+        assert contract.canonical_timestamp(bad) is None
+
+
+def test_sinks_refuse_what_is_not_a_prediction_in_normal_form():
+    record = contract.prediction(contract.parse_request(json.dumps(
+        {**VALID, "UUID": str(uuid.uuid4()), "ReceivedAt": "2026-01-01T00:00:00.000Z"}).encode()),
+        1, [0.1, 0.6, 0.2, 0.1], 100.0, "m", "2")
+    assert sinks.refusal(record) is None
+    assert "ReceivedAt" in sinks.refusal({**record, "ReceivedAt": "2024"})
+    assert "UUID" in sinks.refusal({**record, "UUID": record["UUID"].upper()})
+    assert "not a prediction record" in sinks.refusal({**record, "FlightDate": "0000-01-01"})
+    assert sinks.refusal([1, 2]) == "is not a JSON object"

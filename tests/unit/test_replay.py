@@ -39,3 +39,11 @@ def test_header_names_the_partition_and_offset(local_spark):
 
     assert [(h.key, bytes(h.value).decode()) for h in header] == [(replay.REQUEST_HEADER, replay.header_value(1, 42))]
     assert replay.header_value(1, 42) == "1:42"
+
+
+def test_only_well_formed_request_headers_are_read():
+    from flightdelay import replay
+
+    assert replay.parse_header(b"3:1234") == (3, 1234)
+    for forged in (b"", None, b"3", b"3:x", b"-1:5", b"3:5:7", "\u0663:5".encode(), b"1" * 30 + b":1"):
+        assert replay.parse_header(forged) is None

@@ -47,6 +47,28 @@ def test_body_must_be_a_json_object_of_bounded_size(client):
     assert response.status_code == 400 and "larger than" in response.json["errors"]["body"]
 
 
+@pytest.mark.parametrize("body, field, why", [
+    ('{"a":' * 10 + "[" * 1000 + "]" * 1000 + "}" * 10, "body", "is not JSON"),
+    ("[" * 1500 + "]" * 1500, "body", "is not JSON"),
+    ('{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": ' + "9" * 400 + "}",
+     "DepDelay", "must be a number"),
+    ('{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": ' + "9" * 1200 + "}",
+     "body", "is not JSON"),
+    ('{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 5, '
+     '"CRSDepTime": "\u0660\u0668:\u0663\u0660"}', "CRSDepTime", "HH:MM"),
+    ('{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": "\u0661\u0662"}',
+     "DepDelay", "must be a number"),
+    ('{"Origin": "JFK", "Dest": "LAX", "Carrier": "AA", "FlightDate": "2013-03-14", "DepDelay": 5, "Dest": "EWR"}',
+     "Dest", "more than once"),
+    ('{"Origin": "JFK", "DepDelay": NaN}', "body", "is not JSON"),
+    (r'{"Origin": "\ud800"}', "body", "is not JSON"),
+])
+def test_any_body_is_a_400_never_a_500(client, body, field, why):
+    response = client.post("/api/predictions", data=body.encode(), content_type="application/json")
+    assert response.status_code == 400, response.data[:300]
+    assert why in response.json["errors"][field]
+
+
 def test_unissued_uuid_is_refused(client):
     response = client.post("/api/predictions", json={**VALID, "UUID": "5f0c8f3e-8a59-4b43-9d7e-2b8f5a1f7c11"})
     assert response.status_code == 400 and "not issued" in response.json["errors"]["UUID"]
