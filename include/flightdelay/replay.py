@@ -5,7 +5,9 @@ interval after the last committed batch (a real-time batch lasts its checkpoint 
 Kafka sink is at-least-once). Every record the query produces, prediction or dead letter, carries
 the Kafka header REQUEST_HEADER = "<partition>:<offset>" of the request it answers. At start the
 job reads those headers back from the response and dead-letter topics (read_committed, from a
-little before the checkpoint's last commit) and the query skips the request offsets found there.
+little before the checkpoint's last commit) and the query skips the request offsets found there,
+trusting a header only when its record answers the request at that offset (trusted_claims): a
+response keyed by that request's UUID, a dead letter of a request that breaks the contract.
 
 The read happens once, before the query starts, while no other instance runs: the previous one
 was stopped (a model swap, a lease end) or died (its unsent records are lost with it, and those
@@ -82,10 +84,55 @@ def last_commit_millis(spark, checkpoint: str) -> int | None:
     return max(times) if times else None
 
 
-def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | None,
+def trusted_claims(claims: Iterable[tuple[int, int, bytes | None]],
+                   requests: dict[tuple[int, int], bytes | None]) -> dict[int, set[int]]:
+    """The claims to trust, by request partition: (partition, offset, key of the output record;
+    None for a dead letter). A response is trusted when its key is the canonical UUID of the
+    request at that offset, a dead letter when that request breaks the contract."""
+    from flightdelay import contract
+
+    verdicts: dict[tuple[int, int], str | None | bool] = {}
+    trusted: dict[int, set[int]] = {}
+    for partition, offset, key in claims:
+        if (partition, offset) not in requests:
+            continue  # no such request (a forged or foreign header)
+        if (partition, offset) not in verdicts:
+            try:
+                verdicts[(partition, offset)] = contract.parse_request(requests[(partition, offset)])["UUID"]
+            except contract.InvalidRequest:
+                verdicts[(partition, offset)] = False
+        verdict = verdicts[(partition, offset)]
+        answers = verdict is False if key is None else verdict == key.decode(errors="replace")
+        if answers:
+            trusted.setdefault(partition, set()).add(offset)
+    return trusted
+
+
+def _requests_at(consumer, topic: str, wanted: dict[int, set[int]], timeout: float) -> dict[tuple[int, int], bytes]:
+    """The values of `topic` at the `wanted` offsets (per partition), read from the first to the last."""
+    from confluent_kafka import TopicPartition
+
+    marks = kafka_read.watermarks(consumer, topic)
+    starts, ends = [], {}
+    for partition, offsets in wanted.items():
+        low, high = marks.get(partition, (0, 0))
+        first, last = max(min(offsets), low), min(max(offsets) + 1, high)
+        if first < last:
+            starts.append(TopicPartition(topic, partition, first))
+            ends[(topic, partition)] = last
+    found: dict[tuple[int, int], bytes] = {}
+    if starts:
+        for message in kafka_read.read_to_end(consumer, starts, ends, timeout):
+            if message.offset() in wanted[message.partition()]:
+                found[(message.partition(), message.offset())] = message.value()
+    return found
+
+
+def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | None, request_topic: str,
                       timeout: float = 300) -> dict[int, list[tuple[int, int]]]:
     """Request offsets (per request partition, as ranges) named by REQUEST_HEADER on `topics`
-    in records produced since `since_ms` (None: the whole topics)."""
+    in records produced since `since_ms` (None: the whole topics), trusted only when the record
+    answers the request at that offset of `request_topic` (trusted_claims)."""
     from confluent_kafka import TopicPartition
 
     consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "prediction-stream-replay")
@@ -100,21 +147,27 @@ def answered_requests(bootstrap: str, topics: Iterable[str], since_ms: int | Non
         starts = [tp for tp in starts if 0 <= tp.offset < ends[(tp.topic, tp.partition)]]
         if not starts:
             return {}
-        offsets: dict[int, set[int]] = {}
-        records = foreign = 0
+        claims: list[tuple[int, int, bytes | None]] = []
+        records = malformed = 0
         for message in kafka_read.read_to_end(consumer, starts, ends, timeout):
             records += 1
             named = [parse_header(value) for key, value in message.headers() or () if key == REQUEST_HEADER]
             if len(named) != 1 or named[0] is None:
-                foreign += 1  # not written by the respond query: trusted for nothing
+                malformed += 1  # not written by the respond query: trusted for nothing
                 continue
-            offsets.setdefault(named[0][0], set()).add(named[0][1])
-        if foreign:
-            log.warning("replay guard: ignored %s output records without one well-formed %s header", foreign,
-                        REQUEST_HEADER)
+            claims.append((*named[0], message.key()))
+        wanted: dict[int, set[int]] = {}
+        for partition, offset, _ in claims:
+            wanted.setdefault(partition, set()).add(offset)
+        consumer.unassign()
+        offsets = trusted_claims(claims, _requests_at(consumer, request_topic, wanted, timeout))
+        untrusted = len({(p, o) for p, o, _ in claims}) - sum(map(len, offsets.values()))
+        if malformed or untrusted:
+            log.warning("replay guard: ignored %s output records without one well-formed %s header and %s "
+                        "offsets whose record does not answer the request there", malformed, REQUEST_HEADER,
+                        untrusted)
         log.warning("replay guard: %s output records since %s name %s answered requests", records, since_ms,
                     sum(map(len, offsets.values())))
         return {partition: offset_ranges(found) for partition, found in offsets.items()}
     finally:
         consumer.close()
-

@@ -307,8 +307,11 @@ def last_committed_batch(bootstrap: str, marker_key: str) -> int | None:
         last = None
         for message in kafka_read.read_to_end(consumer, [TopicPartition(COMMIT_TOPIC, 0, low)],
                                               {(COMMIT_TOPIC, 0): high}, 120):
-            if message.key() and message.key().decode() == marker_key:
-                last = json.loads(message.value())["batch_id"]
+            if message.key() == marker_key.encode():
+                try:
+                    last = int(json.loads(message.value())["batch_id"])
+                except (TypeError, ValueError, KeyError):  # not one of our markers
+                    log.warning("ignored a malformed marker at offset %s of %s", message.offset(), COMMIT_TOPIC)
         return last
     finally:
         consumer.close()
@@ -331,7 +334,8 @@ def unanswered(spark: SparkSession, args, source: DataFrame) -> DataFrame:
     since = replay.last_commit_millis(spark, f"{checkpoints(args)}/respond")
     started = time.monotonic()
     answered = replay.answered_requests(args.bootstrap_servers, [NAMES.response_topic, NAMES.dlq_topic],
-                                        since - replay.MARGIN_MS if since is not None else None)
+                                        since - replay.MARGIN_MS if since is not None else None,
+                                        NAMES.request_topic)
     log.warning("respond: skipping answered request offsets %s (read in %.1f s)", answered,
                 time.monotonic() - started)
     return replay.skip_answered(source, answered)

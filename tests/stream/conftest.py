@@ -73,7 +73,12 @@ class Kafka:
             message = self.consumer.poll(0.2)
             if message is None or message.error():
                 continue
-            record = json.loads(message.value())
+            try:
+                record = json.loads(message.value())
+            except ValueError:  # a foreign record (tests of hostile input write some)
+                continue
+            if not isinstance(record, dict):
+                continue
             if message.topic() == NAMES.response_topic:
                 self.seen["responses"][record.get("UUID")].append(record)
             else:

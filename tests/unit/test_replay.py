@@ -47,3 +47,22 @@ def test_only_well_formed_request_headers_are_read():
     assert replay.parse_header(b"3:1234") == (3, 1234)
     for forged in (b"", None, b"3", b"3:x", b"-1:5", b"3:5:7", "\u0663:5".encode(), b"1" * 30 + b":1"):
         assert replay.parse_header(forged) is None
+
+
+def test_a_claim_is_trusted_only_when_its_record_answers_the_request_there():
+    import json
+
+    from flightdelay import replay
+
+    good = {"UUID": "6f1c5a52-3d7e-4d0c-9a8e-2c6b7f0e9d11", "Origin": "JFK", "Dest": "LAX", "Carrier": "AA",
+            "FlightDate": "2013-03-14", "DepDelay": 5}
+    requests = {(0, 1): json.dumps(good).encode(), (0, 2): b"not json",
+                (0, 3): json.dumps({**good, "UUID": good["UUID"].upper()}).encode()}
+    claims = [(0, 1, good["UUID"].encode()),  # the response to request 1
+              (0, 2, None),                    # the dead letter of request 2
+              (0, 3, good["UUID"].encode()),   # the canonical key of request 3's upper-case UUID
+              (0, 1, None),                    # a dead letter claiming a valid request: forged
+              (0, 2, b"some-key"),             # a response claiming a bad message: forged
+              (0, 9, None)]                    # no request there
+    assert replay.trusted_claims(claims, requests) == {0: {1, 2, 3}}
+    assert replay.trusted_claims([(0, 1, b"another-uuid")], requests) == {}
