@@ -116,7 +116,8 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries
             f"command={command}",
             f"priority={service.priority}",
             f"directory={service.directory or s.state}",
-            "autostart=true", "autorestart=true", "startsecs=3", f"startretries={start_retries}",
+            f"autostart={'true' if service.autostart else 'false'}", "autorestart=true", "startsecs=3",
+            f"startretries={start_retries}",
             "stopasgroup=true", "killasgroup=true", "stopwaitsecs=30",
             "redirect_stderr=true", f"stdout_logfile={s.logs}/{service.name}.log",
             "stdout_logfile_maxbytes=20MB", "stdout_logfile_backups=2", f"stopsignal={service.stopsignal}",
@@ -338,6 +339,9 @@ def wait_healthy(s: Settings, service_list: list[svc.Service]) -> dict[str, floa
     for service in service_list:
         deadline = time.monotonic() + service.timeout
         last_print = 0.0
+        if not service.autostart and process_states(s)[service.name]["statename"] in ("STOPPED", "EXITED"):
+            print(f"  starting {service.name} (the services before it are healthy)", flush=True)
+            supervisor(s).supervisor.startProcess(service.name, False)
         while True:
             state = process_states(s)[service.name]
             if state["statename"] in ("FATAL",):
@@ -391,8 +395,9 @@ def start(s: Settings) -> int:
     else:
         print("Platform already running; checking health", flush=True)
         rpc = supervisor(s)
+        later = {service.name for service in service_list if not service.autostart}  # wait_healthy's
         for name, info in process_states(s).items():
-            if info["statename"] not in ("RUNNING", "STARTING"):
+            if info["statename"] not in ("RUNNING", "STARTING") and name not in later:
                 rpc.supervisor.startProcess(name, False)
     wait_healthy(s, service_list)
     print("\nAll services healthy:")

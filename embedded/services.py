@@ -69,6 +69,8 @@ class Service:
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (supervisord runs as root)
     stopsignal: str = "TERM"
+    # False: started by wait_healthy once every service before it in the list is healthy
+    autostart: bool = True
 
 
 # --- health checks: each raises Unhealthy with what it saw ---------------------------------
@@ -329,6 +331,10 @@ def services(s: Settings) -> list[Service]:
                 ports={},
                 check=check_http(airflow_health, airflow_component(component)),
                 priority=41,
+                # The scheduler's and triggerer's tasks report to the api-server: started before it
+                # answers, the first-parse runs' first tasks failed ("connection refused") and
+                # waited out their retry delay (2 min for train_model's) on every first start.
+                autostart=component == "dag_processor",
             )
             for component, args in (
                 ("scheduler", ["scheduler", "--skip-serve-logs"]),

@@ -6,6 +6,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
 from typing import Any, Callable
 
 import pytest
@@ -202,6 +203,21 @@ def stop_stream(api, resume: bool = False) -> None:
             process.kill()
         if resume:
             api.patch(f"{api.base}/api/v2/dags/{DAG_ID}", json={"is_paused": False}, timeout=30)
+
+
+@contextmanager
+def stream_in_mode(stream: dict, api, kafka: Kafka, mode: str, while_stopped: Callable[[], Any] | None = None):
+    """The tests' stream restarted in respond mode `mode` on the same checkpoint (yields its run
+    id; `while_stopped()` runs in between); restarted in the default mode after, with
+    stream["run_id"] updated."""
+    stop_stream(api)
+    try:
+        if while_stopped is not None:
+            while_stopped()
+        yield start_stream_run(api, kafka, {**stream["conf"], "respond_mode": mode})
+    finally:
+        stop_stream(api)
+        stream["run_id"] = start_stream_run(api, kafka, stream["conf"])
 
 
 @pytest.fixture(scope="package")

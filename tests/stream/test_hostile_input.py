@@ -13,7 +13,7 @@ import pytest
 
 from flightdelay import contract, replay
 from flightdelay.config import NAMES
-from tests.stream.conftest import flight, start_stream_run, stop_stream, task_tries, wait_until
+from tests.stream.conftest import Kafka, flight, stream_in_mode, task_tries, wait_until
 from tests.stream.test_stream import cassandra, cassandra_counts, exactly_once, mongo, mongo_counts  # noqa: F401
 from tests.stream.test_stream import parquet_counts, spark  # noqa: F401
 from tests.unit.test_contract_property import generated, messages
@@ -45,27 +45,17 @@ def named_messages() -> dict[str, bytes]:
     }
 
 
-class Outcomes:
+class Outcomes(Kafka):
     """Produces raw messages, remembering each one's offset, and collects the outcome records
     (responses and dead letters) by the request offset their header names."""
 
     def __init__(self, bootstrap: str) -> None:
-        from confluent_kafka import Consumer, Producer, TopicPartition
-
-        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "message.max.bytes": 1_048_576})
+        super().__init__(bootstrap)
         self.sent: dict[tuple[int, int], bytes] = {}
         self.outcomes: dict[tuple[int, int], list[tuple[str, dict, int]]] = {}
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"tests-{uuid.uuid4().hex}",
-                                  "enable.auto.commit": False, "isolation.level": "read_committed"})
-        assignment = []
-        for topic in (NAMES.response_topic, NAMES.dlq_topic):
-            for partition in self.consumer.list_topics(topic, timeout=30).topics[topic].partitions:
-                _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=30)
-                assignment.append(TopicPartition(topic, partition, high))
-        self.consumer.assign(assignment)
         self.store_letters: list[dict] = []
 
-    def send(self, raws: list[bytes], topic: str = NAMES.request_topic, headers=None) -> list[tuple[int, int]]:
+    def send_raw(self, raws: list[bytes], topic: str = NAMES.request_topic, headers=None) -> list[tuple[int, int]]:
         offsets: list[tuple[int, int]] = []
 
         def delivered(error, message, raw=None):
@@ -107,9 +97,6 @@ class Outcomes:
         wait_until(all_in, timeout, f"an outcome for each of {len(offsets)} messages", interval=0)
         self.drain(3)  # a second outcome of any of them would come now
 
-    def close(self) -> None:
-        self.consumer.close()
-
 
 @pytest.fixture(scope="module")
 def outcomes(platform):
@@ -148,9 +135,9 @@ def check_one_outcome_each(outcomes: Outcomes, offsets: list[tuple[int, int]]) -
 
 def hostile_round(outcomes: Outcomes, airflow_api, run_id: str, mongo, cassandra, spark) -> None:
     corpus = list(named_messages().values()) + generated(messages, CORPUS_SIZE)
-    offsets = outcomes.send(corpus)
+    offsets = outcomes.send_raw(corpus)
     valid = [flight(DepDelay=float(i)) for i in range(10)]
-    valid_offsets = outcomes.send([json.dumps(v).encode() for v in valid])
+    valid_offsets = outcomes.send_raw([json.dumps(v).encode() for v in valid])
     outcomes.wait_for(offsets + valid_offsets, 300)
 
     answered = check_one_outcome_each(outcomes, offsets + valid_offsets)
@@ -177,9 +164,9 @@ def test_records_the_store_refuses_are_dead_lettered_and_the_batch_goes_on(strea
               "ReceivedAt": "2026-01-01T00:00:00.000Z", "DepDelay": 1.0}
     forged = [{**answer, "UUID": str(uuid.uuid4()), "ReceivedAt": "2024"},
               {**answer, "UUID": str(uuid.uuid4()).upper()}]
-    outcomes.send([json.dumps(f).encode() for f in forged] + [b"not json"], topic=NAMES.response_topic)
+    outcomes.send_raw([json.dumps(f).encode() for f in forged] + [b"not json"], topic=NAMES.response_topic)
     good = [flight() for _ in range(5)]
-    offsets = outcomes.send([json.dumps(g).encode() for g in good])
+    offsets = outcomes.send_raw([json.dumps(g).encode() for g in good])
     outcomes.wait_for(offsets, 120)
 
     def letters():
@@ -199,22 +186,38 @@ def test_records_the_store_refuses_are_dead_lettered_and_the_batch_goes_on(strea
 
 @pytest.fixture(scope="module")
 def microbatch_after_forged_headers(stream, airflow_api, kafka, outcomes):
-    """Forged request-offset headers on the response topic, then a restart in micro-batch mode:
-    the replay guard ignores them (the requests they name are answered). Back to real-time after."""
-    forged = [b"abc", b"0:not-a-number", b"\xff\xfe", b"1:2:3"]
-    for value in forged:
-        outcomes.send([b'{"forged": true}'], topic=NAMES.response_topic, headers=[(replay.REQUEST_HEADER, value)])
-    stop_stream(airflow_api)
-    try:
-        yield start_stream_run(airflow_api, kafka, {**stream["conf"], "respond_mode": "microbatch"})
-    finally:
-        stop_stream(airflow_api)
-        stream["run_id"] = start_stream_run(airflow_api, kafka, stream["conf"])
+    """Forged request-offset headers on the response topic, then a restart in micro-batch mode.
+    While the stream is down, a request is sent and a record claims to answer it (a header naming
+    its offset, the wrong key): the replay guard must not trust it, so the request is answered
+    after the restart. Yields (run id, that request's offset). Back to real-time after."""
+    for value in (b"abc", b"0:not-a-number", b"\xff\xfe", b"1:2:3"):
+        outcomes.send_raw([b'{"forged": true}'], topic=NAMES.response_topic, headers=[(replay.REQUEST_HEADER, value)])
+    target = {}
+
+    def send_and_forge_its_answer() -> None:
+        request = flight()
+        (offset,) = outcomes.send_raw([json.dumps(request).encode()])
+        target["offset"], target["UUID"] = offset, request["UUID"]
+        outcomes.send_raw([json.dumps({"UUID": str(uuid.uuid4()), "Prediction": 1}).encode()],
+                          topic=NAMES.response_topic, headers=[(replay.REQUEST_HEADER, "{}:{}".format(*offset).encode())])
+
+    with stream_in_mode(stream, airflow_api, kafka, "microbatch", while_stopped=send_and_forge_its_answer) as run_id:
+        yield run_id, target
+
+
+def test_a_forged_answer_does_not_skip_its_request(microbatch_after_forged_headers, outcomes):
+    _, target = microbatch_after_forged_headers
+
+    def answered() -> bool:
+        outcomes.drain()
+        return any(record.get("UUID") == target["UUID"] for _, record, _ in outcomes.outcomes.get(target["offset"], []))
+
+    wait_until(answered, 120, "the answer to the request a forged record claimed", interval=0)
 
 
 def test_microbatch_mode_after_forged_headers_gives_every_hostile_message_one_outcome(
         microbatch_after_forged_headers, outcomes, airflow_api, mongo, cassandra, spark):
-    hostile_round(outcomes, airflow_api, microbatch_after_forged_headers, mongo, cassandra, spark)
+    hostile_round(outcomes, airflow_api, microbatch_after_forged_headers[0], mongo, cassandra, spark)
 
 
 def test_a_champion_with_a_broken_artifact_leaves_the_old_version_serving(stream, outcomes):
@@ -232,7 +235,7 @@ def test_a_champion_with_a_broken_artifact_leaves_the_old_version_serving(stream
         wait_until(lambda: "rejected_reason" in client.get_model_version(name, broken).tags, 120,
                    f"version {broken} to be tagged rejected_reason", interval=2)
         requests = [flight() for _ in range(5)]
-        offsets = outcomes.send([json.dumps(r).encode() for r in requests])
+        offsets = outcomes.send_raw([json.dumps(r).encode() for r in requests])
         outcomes.wait_for(offsets, 120)
         versions = {outcomes.outcomes[o][0][1]["ModelVersion"] for o in offsets}
         assert versions == {serving}

@@ -10,7 +10,7 @@ import pytest
 
 from flightdelay import contract
 from flightdelay.config import NAMES
-from tests.stream.conftest import flight, start_stream_run, stop_stream, varied_flights
+from tests.stream.conftest import flight, start_stream_run, stop_stream, stream_in_mode, varied_flights
 from tests.stream.test_stream import cassandra, cassandra_counts, exactly_once, mongo, mongo_counts  # noqa: F401
 from tests.stream.test_stream import parquet_counts, spark  # noqa: F401
 
@@ -20,12 +20,8 @@ N = 30
 @pytest.fixture(scope="module")
 def microbatch(stream, airflow_api, kafka):
     """The stream restarted in micro-batch mode on the same checkpoint; back to real-time after."""
-    stop_stream(airflow_api)
-    try:
-        yield start_stream_run(airflow_api, kafka, {**stream["conf"], "respond_mode": "microbatch"})
-    finally:
-        stop_stream(airflow_api)
-        stream["run_id"] = start_stream_run(airflow_api, kafka, stream["conf"])
+    with stream_in_mode(stream, airflow_api, kafka, "microbatch") as run_id:
+        yield run_id
 
 
 def champion_version(name: str) -> str:
