@@ -78,13 +78,15 @@ class Kafka:
                 record = json.loads(message.value())
             except ValueError:  # a foreign record (tests of hostile input write some)
                 continue
-            if not isinstance(record, dict):
-                continue
-            if message.topic() == NAMES.response_topic:
-                self.seen["responses"][record.get("UUID")].append(record)
-            else:
-                original = record.get("original") or ""
-                self.seen["dead_letters"][original].append(record)
+            if isinstance(record, dict):
+                self.take(message, record)
+
+    def take(self, message, record: dict) -> None:
+        """Keep one output record: responses by UUID, dead letters by their original text."""
+        if message.topic() == NAMES.response_topic:
+            self.seen["responses"][record.get("UUID")].append(record)
+        else:
+            self.seen["dead_letters"][record.get("original") or ""].append(record)
 
     def responses(self, uuids: list[str], timeout: float = 120) -> dict[str, list[dict]]:
         """Every response of each UUID (waits until each has at least one)."""
