@@ -74,6 +74,11 @@ def _strip(value: str) -> str:
     return value.strip(SPACES)
 
 
+# What canonical_uuid and canonical_timestamp return: the normal form every sink can rely on.
+CANONICAL_UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+CANONICAL_TIMESTAMP = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"
+
+
 def canonical_uuid(value: Any) -> str | None:
     """A UUID in any spelling uuid.UUID reads (braces, urn:uuid:, no hyphens, upper case) ->
     its canonical lower-case form; None if it is not one. ASCII hex only."""

@@ -66,10 +66,10 @@ def refusal(record: Any) -> str | None:
     is one). Respond writes the contract's normal form; anything else on the topic is refused."""
     if not isinstance(record, dict):
         return "is not a JSON object"
-    if record.get("UUID") is None or contract.canonical_uuid(record.get("UUID")) != record["UUID"]:
+    if record.get("UUID") is None or contract.canonical_uuid(record["UUID"]) != record["UUID"]:
         return "UUID is not a UUID in canonical form"
     for field in ("ReceivedAt", "PredictedAt"):
-        if contract.canonical_timestamp(record.get(field)) != record.get(field) or record.get(field) is None:
+        if record.get(field) is None or contract.canonical_timestamp(record[field]) != record[field]:
             return f"{field} is not a timestamp in the contract's form"
     try:
         cassandra_row(record)
@@ -214,14 +214,12 @@ def _dead_letter_producer(bootstrap: str):
 
 
 def store_dead_letter(row, record: Any, sinks: str, error: str) -> dict[str, Any]:
-    """The dead letter of a record the store stage refuses (the respond stage's shape)."""
-    text = row.value or ""
-    return {"stage": "store", "sink": sinks, "error": error, "reason": f"{sinks}: {error}",
-            "UUID": record.get("UUID") if isinstance(record, dict) else None,
-            "original": text[:contract.ORIGINAL_CHARS], "original_truncated": len(text) > contract.ORIGINAL_CHARS,
-            "original_bytes": len(text.encode("utf-8", "replace")),
-            "source": {"topic": getattr(row, "topic", None), "partition": getattr(row, "partition", None),
-                       "offset": getattr(row, "offset", None)}, "rejected_at": contract.now_iso()}
+    """The dead letter of a record the store stage refuses: contract.dead_letter's record (reason
+    "<sinks>: <error>", the bounded original, its source) + the sink, the error and the UUID."""
+    letter = contract.dead_letter((row.value or "").encode("utf-8", "replace"), contract.InvalidRequest({sinks: error}),
+                                  getattr(row, "topic", None), getattr(row, "partition", None),
+                                  getattr(row, "offset", None), stage="store")
+    return {**letter, "sink": sinks, "error": error, "UUID": record.get("UUID") if isinstance(record, dict) else None}
 
 
 def write_partition(values: Iterable, mongo: dict[str, str] | None = None,

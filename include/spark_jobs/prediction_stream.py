@@ -63,7 +63,6 @@ REQUEST_SCHEMA = T.StructType([
     T.StructField("FlightNum", T.StringType()), T.StructField("CRSDepTime", T.StringType()),
 ])
 COMMIT_TOPIC = "flight-delay-ml-stream-commits"
-CONTRACT_TIMESTAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"  # contract.now_iso's form
 
 
 class Champion:
@@ -263,16 +262,15 @@ SAMPLE_REQUEST = {"UUID": "00000000-0000-4000-8000-000000000000", "Origin": "JFK
                   "ReceivedAt": "2013-06-01T08:00:00.000Z"}
 
 
-def check_model(spark: SparkSession, model, version: str, airports: DataFrame) -> None:
-    """Score one sample request with both validators' paths before a model serves: a version that
-    loads but cannot score is refused like one that cannot load (and its plan is warmed)."""
+def check_model(spark: SparkSession, model, version: str, airports: DataFrame, check=python_contract) -> None:
+    """Score one sample request through the respond path's validator (`check`) before a model
+    serves: a version that loads but cannot score is refused like one that cannot load."""
     sample = spark.createDataFrame([(json.dumps(SAMPLE_REQUEST).encode(), NAMES.request_topic, 0, -1,
                                      datetime.now(timezone.utc))],
                                    "value binary, topic string, partition int, offset bigint, timestamp timestamp")
-    for check in (python_contract, contract_sql.with_request):
-        row = scored_requests(sample, model, version, airports, check=check).first()
-        if row is None or row.prediction is None or row.r.error is not None:
-            raise ValueError(f"version {version} gave no prediction for a sample request: {row}")
+    row = scored_requests(sample, model, version, airports, check=check).first()
+    if row is None or row.prediction is None or row.r.error is not None:
+        raise ValueError(f"version {version} gave no prediction for a sample request: {row}")
 
 
 def vector_to_array(column: str):
@@ -420,8 +418,9 @@ def start_sinks(spark: SparkSession, args) -> list:
     # The archive keeps what the store keeps (the store's dead letters name the others, "hdfs"
     # among their sinks): the contract's UUID and timestamps, a date, a prediction.
     responses = records.withColumn("p", F.from_json("value", PREDICTION_SCHEMA)).where(
-        F.col("p.UUID").rlike("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-        & F.col("p.PredictedAt").rlike(CONTRACT_TIMESTAMP) & F.col("p.ReceivedAt").rlike(CONTRACT_TIMESTAMP)
+        F.col("p.UUID").rlike(f"^{contract.CANONICAL_UUID}$")
+        & F.col("p.PredictedAt").rlike(f"^{contract.CANONICAL_TIMESTAMP}$")
+        & F.col("p.ReceivedAt").rlike(f"^{contract.CANONICAL_TIMESTAMP}$")
         & F.try_to_timestamp("p.PredictedAt").isNotNull() & F.try_to_date("p.FlightDate").isNotNull()
         & F.col("p.Prediction").isNotNull())
     parsed = responses.select("p.*").withColumn("date", F.to_date(F.try_to_timestamp("PredictedAt")))
@@ -508,8 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     airports = spark.read.csv(f"{args.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True, inferSchema=True).select(
         "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
     log.warning("airports loaded: %s", airports.count())
+    validator = contract_sql.with_request if args.respond_mode == "realtime" else python_contract
     champion = Champion(args.model_name, args.alias, args.model_poll_seconds,
-                        check=lambda model, version: check_model(spark, model, version, airports))
+                        check=lambda model, version: check_model(spark, model, version, airports, validator))
     champion.wait(args.model_wait_minutes * 60)
 
     if args.respond_mode == "realtime":
