@@ -119,7 +119,9 @@ def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progr
                          force=True)
             return True
         for dag_id in CHAIN[1:]:
-            for run in client.runs(dag_id, state=["failed"], start_date_gte=since):
+            # Runs that failed during this start: a run failed while queued (by a test, by hand)
+            # has no start_date, which start_date_gte lets through.
+            for run in client.runs(dag_id, state=["failed"], end_date_gte=since):
                 raise failure(client, dag_id, run)
         if status["champion"] and (client.dag(STREAM_DAG) or {}).get("is_paused"):
             progress.say(f"{STREAM_DAG} is paused in Airflow: the form will not answer until it is unpaused",
