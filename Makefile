@@ -3,16 +3,19 @@ STATE ?= $(CURDIR)/.state
 PY := $(STATE)/venv/bin/python
 CTL := $(PY) -m embedded.platformctl
 
-.PHONY: run test install stop status clean distclean benchmark
+.PHONY: run test install install-test stop status clean distclean benchmark
 
 run: install ## install what is missing, start every service, return when all are healthy
 	@$(CTL) start
 
-test: run ## the whole test suite against the running platform
+test: install-test run ## the whole test suite against the running platform
 	@$(PY) -m pytest
 
 install: ## install what is missing (apt, pip, maven, go); no-op when current
 	@bash embedded/install.sh
+
+install-test: ## install also what only the tests use (Chromium, composecheck)
+	@bash embedded/install.sh --test
 
 stop: ## stop every service; no process of ours is left running
 	@if [ -x "$(PY)" ]; then $(CTL) stop; fi

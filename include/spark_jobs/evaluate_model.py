@@ -17,10 +17,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from flightdelay import lake
-from flightdelay.modeling import decide_promotion, majority_baseline, metrics
-from flightdelay.serving_status import CHAMPION_ALIAS
-
-ALIAS = CHAMPION_ALIAS
+from flightdelay.modeling import decide_promotion, majority_baseline, metrics, record_decision
+from flightdelay.serving_status import CHAMPION_ALIAS as ALIAS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,19 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         champion = metrics(champion_model.transform(holdout))
 
     decision = decide_promotion(candidate, champion, baseline, args.metric, args.margin)
-    if decision.promote:
-        client.set_registered_model_alias(args.model_name, ALIAS, args.version)
-        client.set_model_version_tag(args.model_name, args.version, "promotion", decision.reason)
-    else:
-        client.set_model_version_tag(args.model_name, args.version, "rejected_reason", decision.reason)
-    result = {
-        "model_name": args.model_name, "version": str(args.version), "promoted": decision.promote,
-        "reason": decision.reason, "metric": args.metric, "margin": args.margin,
-        "holdout_months": holdout_months, "candidate": candidate, "baseline": baseline,
-        "champion_version": champion_version.version if champion_version else None, "champion": champion,
-    }
-    args.result_path.parent.mkdir(parents=True, exist_ok=True)
-    args.result_path.write_text(json.dumps(result, indent=2))
+    result = record_decision(client, args.model_name, str(args.version), decision, args.result_path,
+                             metric=args.metric, margin=args.margin, holdout_months=holdout_months,
+                             candidate=candidate, baseline=baseline, scored_by="evaluate_model Spark job",
+                             champion_version=champion_version.version if champion_version else None,
+                             champion=champion)
     print(json.dumps({k: result[k] for k in ("version", "promoted", "reason")}))
     spark.stop()
     return 0

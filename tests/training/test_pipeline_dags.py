@@ -105,6 +105,10 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     # First model, no champion: promoted because it beats the majority baseline.
     promoted = run_dag(evaluate_model_dag, model_name=model_name, version="1")
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
+    # no champion to score against: the training run's logged scores decide, no Spark job
+    assert _task_state(promoted, "decide_from_training_run") == "success"
+    assert _task_state(promoted, "score_and_decide") == "skipped"
+    assert "beats the baseline" in client.get_model_version(model_name, "1").tags["promotion"]
     # announce=false (run_dag's default): promoted, but no champion_model event for the live stream
     assert _task_state(promoted, "announce_champion") == "skipped"
 
@@ -114,6 +118,7 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     rejected_run = run_dag(evaluate_model_dag, model_name=model_name, version="2", margin=0.0)
     assert client.get_model_version_by_alias(model_name, "champion").version == "1"
     assert _task_state(rejected_run, "announce_champion") == "skipped"
+    assert _task_state(rejected_run, "score_and_decide") == "success"  # scored beside the champion
     rejected = client.get_model_version(model_name, "2")
     assert "does not beat" in rejected.tags["rejected_reason"]
 

@@ -59,3 +59,35 @@ def test_history_columns_match_the_encoder():
     from flightdelay.modeling import HISTORY_COLUMNS
 
     assert HISTORY_COLUMNS == OUTPUT_COLUMNS
+
+
+def test_one_pass_scores_equal_sparks_evaluator(local_spark):
+    """evaluate() gives the figures of MulticlassClassificationEvaluator (eleven passes) from one
+    aggregation, including a class that is never predicted and one that never occurs."""
+    from pyspark.ml.evaluation import MulticlassClassificationEvaluator
+    from pyspark.ml.functions import array_to_vector
+
+    from flightdelay.features import LABEL_NAMES
+    from flightdelay.modeling import evaluate
+
+    n = len(LABEL_NAMES)
+    rows = []
+    for i, (label, prediction) in enumerate([(0, 0), (0, 1), (1, 1), (1, 1), (2, 0), (2, 2), (0, 0), (1, 2)] * 3):
+        p = [0.05] * n
+        p[prediction] = 1.0 - 0.05 * (n - 1) - 0.01 * (i % 3)
+        p[(prediction + 1) % n] += 0.01 * (i % 3)
+        rows.append((float(label), float(prediction), p))
+    frame = local_spark.createDataFrame(rows, "label DOUBLE, prediction DOUBLE, p ARRAY<DOUBLE>") \
+        .withColumn("probability", array_to_vector("p"))
+    scores, matrix = evaluate(frame)
+    evaluator = MulticlassClassificationEvaluator(labelCol="label", predictionCol="prediction")
+    assert matrix[0][:3] == [6, 3, 0] and sum(map(sum, matrix)) == len(rows)
+    assert scores["accuracy"] == pytest.approx(evaluator.evaluate(frame, {evaluator.metricName: "accuracy"}))
+    assert scores["f1_weighted"] == pytest.approx(evaluator.evaluate(frame, {evaluator.metricName: "f1"}))
+    assert scores["log_loss"] == pytest.approx(evaluator.evaluate(frame, {evaluator.metricName: "logLoss"}))
+    for label in range(3):  # Spark's per-label figures refuse a label absent from the data
+        for name, metric in (("precision", "precisionByLabel"), ("recall", "recallByLabel")):
+            expected = evaluator.evaluate(frame, {evaluator.metricName: metric, evaluator.metricLabel: float(label)})
+            assert scores[f"{name}_{label}"] == pytest.approx(expected), (name, label)
+    assert all(scores[f"recall_{label}"] == 0 for label in range(3, n))
+    assert 0 < scores["f1_macro"] < 1
