@@ -47,7 +47,7 @@ def evaluate_model():
     def find_candidate(params: dict, triggering_asset_events=None) -> dict:
         from mlflow import MlflowClient
 
-        from flightdelay.serving_status import champion_of
+        from flightdelay.serving_status import Registry
 
         events = (triggering_asset_events or {}).get(MODEL_CANDIDATE, [])
         extra = events[-1].extra if events else {}
@@ -57,7 +57,7 @@ def evaluate_model():
         if not version:
             versions = client.search_model_versions(f"name='{name}'")
             version = str(max(int(v.version) for v in versions))
-        champion = champion_of(client, name)
+        champion = Registry().champion(name)
         return {"model_name": name, "version": str(version), "champion": champion and champion["version"]}
 
     @task.branch

@@ -72,12 +72,11 @@ def prediction_canary():
         from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
         from airflow.providers.apache.kafka.hooks.produce import KafkaProducerHook
         from airflow.sdk.exceptions import AirflowSkipException
-        from mlflow import MlflowClient
 
         from flightdelay.canary import canary_request, end_offsets
-        from flightdelay.serving_status import read_status
+        from flightdelay.serving_status import Registry, read_status
 
-        status = read_status(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn(), MlflowClient(), NAMES.model_name)
+        status = read_status(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn(), Registry(), NAMES.model_name)
         if not status["serving"]:
             raise AirflowSkipException(f"nothing serves yet, no canary sent: {status['message']}")
 

@@ -2,13 +2,13 @@
 ### prediction_stream
 Owns the long-running streaming job `include/spark_jobs/prediction_stream.py` (Kafka requests ->
 champion model -> Kafka responses, MongoDB, Cassandra, HDFS parquet; the sinks' schemas are made
-by setup_platform). A run whose model has no `champion` yet skips (it never waits, so it cannot
-hold the single active run); otherwise it submits the job with SparkSubmitOperator on connection
-spark_default for a bounded lease (`lease_minutes`): the task ends when the lease is over, or
-when `make stop` asks the job to stop, and the next run resumes from the checkpoints. If the job
-dies the task fails and is retried after 30 s; runs are scheduled every 5 minutes with one
-active at a time, so a stopped stream is resubmitted within minutes; a promotion (the
-`champion_model` asset) starts a run at once, and setup_platform starts one at every platform start. A promotion needs no run here: the job re-resolves the alias
+by setup_platform). A run skips when its model has no `champion` yet or another run holds the job (it never waits,
+so no run queues behind the job); otherwise it submits the job with SparkSubmitOperator on
+connection spark_default for a bounded lease (`lease_minutes`): the task ends when the lease is
+over, or when `make stop` asks the job to stop, and the next run resumes from the checkpoints.
+If the job dies the task fails and is retried after 30 s; runs are scheduled every 5 minutes, so
+a stopped stream is resubmitted within minutes; a promotion (the `champion_model` asset) starts a
+run at once, and setup_platform starts one at every platform start. A promotion needs no run here: the job re-resolves the alias
 itself (`model_poll_seconds`) and swaps the model in place. `respond_mode` picks how requests are
 answered: `realtime` (default: Spark real-time mode, each request as it arrives) or `microbatch`
 (Kafka transactions per micro-batch, about a second per answer); both answer each request once
@@ -38,7 +38,9 @@ STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPAR
                                  assets=[CHAMPION_MODEL]),
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # Two: the run that holds the job and a scheduled run that sees it and skips. With one, each
+    # 5-minute run waited in the queue behind the job for the length of its lease.
+    max_active_runs=2,
     tags=["streaming", "spark", "serving"],
     default_args={"owner": "serving", "retries": 3, "retry_delay": timedelta(seconds=30)},
     params={
@@ -53,16 +55,18 @@ STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPAR
 )
 def prediction_stream():
     @task.short_circuit
-    def find_champion(params: dict) -> bool:
+    def find_champion(params: dict, ti=None) -> bool:
         from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
-        from mlflow import MlflowClient
 
-        from flightdelay.serving_status import champion_of, stop_requested
+        from flightdelay.serving_status import Registry, stop_requested, stream_task_active
 
         if stop_requested(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn()):
             print("the platform is stopping (make stop): the stream is not started")
             return False
-        champion = champion_of(MlflowClient(), params["model_name"])
+        if stream_task_active(ti):
+            print("another run holds the streaming job: nothing to start")
+            return False
+        champion = Registry().champion(params["model_name"])
         if champion is None:
             print(f"{params['model_name']} has no champion yet: nothing to serve, skipped "
                   "(setup_platform starts the stream when the first model is promoted)")
@@ -73,6 +77,7 @@ def prediction_stream():
     stream = spark_job(
         "run_stream", "prediction_stream.py", driver_memory="2g", conf=STREAM_CONF,
         execution_timeout=timedelta(minutes=MAX_LEASE_MINUTES + 15),
+        max_active_tis_per_dag=1,  # one job, even if two runs passed find_champion at once
         jars=",".join(spark_jars()),
         application_args=[
             "--hdfs", hdfs_url(),

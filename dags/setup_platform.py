@@ -4,17 +4,18 @@ Prepares every service for serving, idempotently; `make run` triggers it at each
 and waits for it (active from the first parse). Creates the Kafka topics, the HDFS folders, the
 Cassandra schema and the MongoDB UUID index, and deploys and starts the NiFi flow through NiFi's
 REST API (`NifiHook`, connection nifi_default). Then:
-- no `champion` in the registry: the first-start bootstrap. It triggers download_flights over the
-  default source's months; the asset events of the chain then run validate_flights,
-  build_features, train_model and evaluate_model, and the promotion starts prediction_stream;
-- a champion: it starts prediction_stream, unless a run of it is active or the DAG is paused.
+- a champion: once the topics and folders exist, it starts prediction_stream, unless a run of it
+  is active or the DAG is paused (the other services are set up meanwhile);
+- no `champion` in the registry: the first-start bootstrap, once every service is set up and no
+  run of the training chain is active. It triggers download_flights over the default source's
+  months; the asset events of the chain then run validate_flights, build_features, train_model
+  and evaluate_model, and the promotion starts prediction_stream.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pendulum
-from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, task
 
@@ -88,6 +89,21 @@ def setup_platform():
         print(f"NiFi flow {nifi_flow.GROUP_NAME} running (process group {group_id})")
         return group_id
 
+    @task.branch
+    def choose_start(params: dict) -> str | None:
+        from flightdelay.serving_status import Registry
+
+        champion = Registry().champion(NAMES.model_name)
+        if champion is not None:
+            print(f"{NAMES.model_name} champion: version {champion['version']}; the stream is started")
+            return "stream_idle"
+        if not params["bootstrap"]:
+            print("no champion yet and bootstrap=false: nothing is trained")
+            return None
+        print(f"no champion yet: bootstrap from {BOOTSTRAP_SOURCE} {BOOTSTRAP_MONTHS[0]}..{BOOTSTRAP_MONTHS[-1]} "
+              "once the training chain is idle")
+        return "wait_for_chain_idle"
+
     # mode="poke": a reschedule-mode sensor can be failed by the scheduler between two pokes
     # (apache/airflow#71172, open in 3.3), so this one holds a worker slot while it waits.
     @task.sensor(poke_interval=5, timeout=3600, mode="poke")
@@ -99,45 +115,43 @@ def setup_platform():
             print(f"waiting for the active runs of {', '.join(busy)}")
         return not busy
 
-    @task.branch
-    def choose_start(params: dict) -> str | None:
-        from mlflow import MlflowClient
+    @task.short_circuit
+    def still_without_champion() -> bool:
+        """A bootstrap that was under way may have promoted a champion meanwhile: no second one."""
+        from flightdelay.serving_status import Registry
 
-        from flightdelay.serving_status import champion_of
-
-        champion = champion_of(MlflowClient(), NAMES.model_name)
+        champion = Registry().champion(NAMES.model_name)
         if champion is not None:
-            print(f"{NAMES.model_name} champion: version {champion['version']}; the stream is started")
-            return "champion_present"
-        if not params["bootstrap"]:
-            print("no champion yet and bootstrap=false: nothing is trained")
-            return None
-        print(f"no champion yet: bootstrap from {BOOTSTRAP_SOURCE} {BOOTSTRAP_MONTHS[0]}..{BOOTSTRAP_MONTHS[-1]}")
-        return "download_bootstrap_months"
+            print(f"a champion was promoted meanwhile (version {champion['version']}): no bootstrap")
+        return champion is None
 
     bootstrap = TriggerDagRunOperator(
         task_id="download_bootstrap_months", trigger_dag_id="download_flights", logical_date=None,
         conf={"source": BOOTSTRAP_SOURCE, "start_month": BOOTSTRAP_MONTHS[0], "end_month": BOOTSTRAP_MONTHS[-1]},
     )
-    champion_present = EmptyOperator(task_id="champion_present")
 
     @task.short_circuit
     def stream_idle(ti=None) -> bool:
+        from flightdelay.serving_status import stream_task_active
+
         if ti.get_dag("prediction_stream").is_paused:
             print("prediction_stream is paused: not started (unpause it to serve)")
             return False
-        active = ti.get_dr_count("prediction_stream", states=ACTIVE)
-        print(f"prediction_stream: {active} active runs")
+        active = stream_task_active(ti)
+        print(f"prediction_stream: {active} runs hold the streaming job")
         return active == 0
 
     start_stream = TriggerDagRunOperator(task_id="start_prediction_stream", trigger_dag_id="prediction_stream",
                                          logical_date=None)
 
-    services = [create_topics(), make_hdfs_folders(), apply_cassandra_schema(), ensure_mongo_indexes(),
-                deploy_nifi_flow()]
-    choice = choose_start()
-    services >> wait_for_chain_idle() >> choice >> [bootstrap, champion_present]
-    champion_present >> stream_idle() >> start_stream
+    # With a champion the stream starts as soon as its topics and folders exist; the bootstrap
+    # waits for every service and for the training chain to be idle.
+    stream_needs = [create_topics(), make_hdfs_folders()]
+    sinks_and_flow = [apply_cassandra_schema(), ensure_mongo_indexes(), deploy_nifi_flow()]
+    choice, chain_idle, idle = choose_start(), wait_for_chain_idle(), stream_idle()
+    stream_needs >> choice >> [idle, chain_idle]
+    idle >> start_stream
+    [*sinks_and_flow, chain_idle] >> still_without_champion() >> bootstrap
 
 
 setup_platform_dag = setup_platform()

@@ -339,9 +339,13 @@ def wait_healthy(s: Settings, service_list: list[svc.Service]) -> dict[str, floa
     for service in service_list:
         deadline = time.monotonic() + service.timeout
         last_print = 0.0
-        if not service.autostart and process_states(s)[service.name]["statename"] in ("STOPPED", "EXITED"):
-            print(f"  starting {service.name} (the services before it are healthy)", flush=True)
-            supervisor(s).supervisor.startProcess(service.name, False)
+        if not service.autostart:
+            # The held-back services wait for the same ones (those started at once): start them together.
+            states = process_states(s)
+            for later in service_list[service_list.index(service):]:
+                if not later.autostart and states[later.name]["statename"] in ("STOPPED", "EXITED"):
+                    print(f"  starting {later.name} (the services it waits for are healthy)", flush=True)
+                    supervisor(s).supervisor.startProcess(later.name, False)
         while True:
             state = process_states(s)[service.name]
             if state["statename"] in ("FATAL",):

@@ -69,7 +69,8 @@ class Service:
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (supervisord runs as root)
     stopsignal: str = "TERM"
-    # False: started by wait_healthy once every service before it in the list is healthy
+    # False: held back until every service started at once that comes before it in the list is
+    # healthy; then wait_healthy starts all held-back services together
     autostart: bool = True
 
 

@@ -103,13 +103,11 @@ def _active_tasks(client: AirflowClient) -> list[str]:
 
 def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progress) -> bool:
     """Follow the platform's status until it serves; False if the stream DAG is paused."""
-    from mlflow import MlflowClient
-
     from flightdelay.config import NAMES
-    from flightdelay.serving_status import read_status
+    from flightdelay.serving_status import Registry, read_status
 
     hdfs = _webhdfs(s)
-    registry = MlflowClient(tracking_uri=f"http://127.0.0.1:{s.port('MLFLOW_PORT')}")
+    registry = Registry(f"http://127.0.0.1:{s.port('MLFLOW_PORT')}")
     deadline = time.monotonic() + SERVING_TIMEOUT_S
     idle_since = None
     while True:

@@ -62,12 +62,11 @@ class Services:
             if cached and time.monotonic() - cached[0] < float(self.config["STATUS_CACHE_SECONDS"]):
                 return cached[1]
         from hdfs import InsecureClient
-        from mlflow import MlflowClient
 
-        from flightdelay.serving_status import read_status
+        from flightdelay.serving_status import Registry, read_status
 
         status = read_status(InsecureClient(self.config["WEBHDFS_URL"], user="spark", timeout=10),
-                             MlflowClient(), NAMES.model_name)
+                             Registry(), NAMES.model_name)
         with self._lock:
             self._status = (time.monotonic(), status)
         return status

@@ -32,6 +32,17 @@ BOOTSTRAP_STEPS = (
 )
 
 
+# The task of prediction_stream that runs the job, and the states in which it holds or will hold it.
+STREAM_TASK = "run_stream"
+STREAM_TASK_ACTIVE = ["scheduled", "queued", "running", "up_for_retry", "restarting"]
+
+
+def stream_task_active(ti: Any, dag_id: str = "prediction_stream") -> int:
+    """How many runs of the stream DAG hold (or are about to hold) the streaming job, asked from
+    a running Airflow task `ti`."""
+    return ti.get_ti_count(dag_id, task_ids=[STREAM_TASK], states=STREAM_TASK_ACTIVE)
+
+
 def stream_state(heartbeat: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """`running` is true only for a fresh heartbeat in state `serving` (the job writes that state
     only while every one of its queries is active)."""
@@ -102,23 +113,35 @@ def read_heartbeat(client: Any) -> dict[str, Any] | None:
         return None
 
 
-def champion_of(mlflow_client: Any, model_name: str) -> dict[str, str] | None:
-    from mlflow.exceptions import MlflowException
+class Registry:
+    """The registry questions of serving (the champion; whether a model has a version yet), over
+    MLflow's REST API: importing mlflow takes about 5 s, which each Airflow task asking them paid."""
 
-    try:
-        version = mlflow_client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    except MlflowException:
-        return None
-    return {"name": model_name, "version": str(version.version)}
+    def __init__(self, tracking_uri: str | None = None, timeout: float = 10) -> None:
+        import os
 
+        self.uri = (tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")).rstrip("/")
+        self.timeout = timeout
 
-def _count_versions(mlflow_client: Any, model_name: str) -> int:
-    from mlflow.exceptions import MlflowException
+    def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The JSON answer, or None when the registry says the model or alias does not exist."""
+        import requests
 
-    try:
-        return len(mlflow_client.search_model_versions(f"name='{model_name}'"))
-    except MlflowException:
-        return 0
+        response = requests.get(f"{self.uri}/api/2.0/mlflow/{path}", params=params, timeout=self.timeout)
+        if response.status_code in (400, 404) and response.json().get("error_code") in (
+                "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def champion(self, model_name: str) -> dict[str, str] | None:
+        """{"name", "version"} of the version under alias CHAMPION_ALIAS, or None."""
+        found = self._get("registered-models/alias", {"name": model_name, "alias": CHAMPION_ALIAS})
+        return {"name": model_name, "version": str(found["model_version"]["version"])} if found else None
+
+    def has_versions(self, model_name: str) -> bool:
+        found = self._get("model-versions/search", {"filter": f"name='{model_name}'", "max_results": 1})
+        return bool(found and found.get("model_versions"))
 
 
 def _lake_progress(client: Any) -> tuple[int, bool]:
@@ -137,14 +160,14 @@ def _lake_progress(client: Any) -> tuple[int, bool]:
     return len(raw), len(features) == len(BOOTSTRAP_MONTHS) and arrivals
 
 
-def read_status(hdfs_client: Any, mlflow_client: Any, model_name: str, now: datetime | None = None) -> dict[str, Any]:
+def read_status(hdfs_client: Any, registry: Registry, model_name: str, now: datetime | None = None) -> dict[str, Any]:
     """The body of `GET /api/status`: champion, stream, bootstrap (and the page's message)."""
     now = now or datetime.now(timezone.utc)
-    champion = champion_of(mlflow_client, model_name)
+    champion = registry.champion(model_name)
     stream = stream_state(read_heartbeat(hdfs_client), now)
     if champion is None:
         raw_months, features_ready = _lake_progress(hdfs_client)
-        versions = _count_versions(mlflow_client, model_name)
+        versions = int(registry.has_versions(model_name))
     else:
         raw_months, features_ready, versions = len(BOOTSTRAP_MONTHS), True, 1
     status = {"champion": champion, "stream": stream,

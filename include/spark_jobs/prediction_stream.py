@@ -47,7 +47,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay import contract, contract_sql, kafka_read, lake, replay, sinks
+from flightdelay import contract, contract_sql, kafka_read, lake, model_cache, replay, sinks
 from flightdelay.config import NAMES
 from flightdelay.features import canonical_from_request
 from flightdelay.serving_status import CHAMPION_ALIAS, StreamHeartbeat
@@ -75,10 +75,11 @@ class Champion:
 
     LAST_LOADED_TAG = "stream_last_loaded_version"
 
-    def __init__(self, name: str, alias: str, poll_seconds: float, check=None) -> None:
+    def __init__(self, name: str, alias: str, poll_seconds: float, loader, check=None) -> None:
         from mlflow import MlflowClient
 
         self.name, self.alias, self.poll_seconds = name, alias, poll_seconds
+        self.loader = loader  # loader(client, name, version): the version's PipelineModel
         self.check = check  # check(model, version): scores a sample request, raises if it cannot
         self.client = MlflowClient()
         self.version: str | None = None
@@ -129,11 +130,9 @@ class Champion:
 
     def load(self, version: str) -> bool:
         """Load `version`; on failure tag it rejected_reason, log why and keep what is served."""
-        import mlflow
-
         started = time.monotonic()
         try:
-            model = mlflow.spark.load_model(f"models:/{self.name}/{version}")
+            model = self.loader(self.client, self.name, version)
             if self.check is not None:
                 self.check(model, version)
         except Exception as exc:  # a broken artifact must not stop serving
@@ -478,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cassandra-host", required=True)
     parser.add_argument("--cassandra-port", type=int, default=9042)
     parser.add_argument("--checkpoint-root", default="", help="default: <hdfs>/user/spark/checkpoints/prediction_stream")
+    parser.add_argument("--model-cache", default="", help=f"default: <hdfs>{model_cache.MODEL_CACHE}")
     parser.add_argument("--query-prefix", default="", help="prefix of query names, checkpoints, transactional id")
     parser.add_argument("--respond-mode", choices=("realtime", "microbatch"), default="realtime",
                         help="realtime: Spark real-time mode (see start_respond_realtime); microbatch: a Kafka "
@@ -491,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-wait-minutes", type=float, default=30.0)
     parser.add_argument("--lease-minutes", type=float, default=0.0, help="stop cleanly after this long; 0: never")
     args = parser.parse_args(argv)
+    args.model_cache = args.model_cache or f"{args.hdfs.rstrip('/')}{model_cache.MODEL_CACHE}"
     args.checkpoint_root = args.checkpoint_root or f"{args.hdfs.rstrip('/')}/user/spark/checkpoints/prediction_stream"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("py4j").setLevel(logging.WARNING)
@@ -504,11 +505,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     heartbeat.write("starting", model=args.model_name)
     ensure_commit_topic(args.bootstrap_servers)
-    airports = spark.read.csv(f"{args.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True, inferSchema=True).select(
+    airports = spark.read.csv(f"{args.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True).select(
         "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
     log.warning("airports loaded: %s", airports.count())
     validator = contract_sql.with_request if args.respond_mode == "realtime" else python_contract
-    champion = Champion(args.model_name, args.alias, args.model_poll_seconds,
+    def load(client, name: str, version: str):
+        return model_cache.load_pipeline(spark, client, name, version, args.model_cache)
+
+    champion = Champion(args.model_name, args.alias, args.model_poll_seconds, load,
                         check=lambda model, version: check_model(spark, model, version, airports, validator))
     champion.wait(args.model_wait_minutes * 60)
 
