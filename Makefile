@@ -3,13 +3,16 @@ STATE ?= $(CURDIR)/.state
 PY := $(STATE)/venv/bin/python
 CTL := $(PY) -m embedded.platformctl
 
-.PHONY: run test install install-test stop status clean distclean benchmark
+.PHONY: run test lint install install-test stop status clean distclean benchmark
 
 run: install ## install what is missing, start every service, return when all are healthy
 	@$(CTL) start
 
-test: install-test run ## the whole test suite against the running platform
+test: install-test lint run ## the linter, then the whole test suite against the running platform
 	@$(PY) -m pytest
+
+lint: ## ruff (ruff.toml): pycodestyle and pyflakes
+	@$(PY) -m ruff check .
 
 install: ## install what is missing (apt, pip, maven, go); no-op when current
 	@bash embedded/install.sh

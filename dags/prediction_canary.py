@@ -1,13 +1,9 @@
 """
 ### prediction_canary
-End-to-end check of the serving path: sends one known request to `flight-delay-ml-request`
-and waits, with provider sensors where they exist, for its prediction in each sink: the Kafka
-response topic (read from where it ended when the request was sent; the provider's
-AwaitMessageSensor falls behind on a busy topic, see `flightdelay.canary.find_response`),
-MongoDB (MongoSensor), Cassandra (CassandraRecordSensor),
-the HDFS parquet partition of the day (WebHdfsSensor, then the record itself), and a NiFi .txt
-file. Each sink is its own task, so a failure names the sink. Runs every 15 minutes; while
-nothing serves yet (no champion, or no stream running: see GET /api/status) it skips.
+End-to-end check of the serving path: one known request to `flight-delay-ml-request`, then its
+prediction awaited in each sink, one task (one sensor) per sink so that a failure names it: the
+response topic, MongoDB, Cassandra, the day's HDFS partition and the record in its parquet, a
+NiFi .txt file. Runs every 15 minutes; skips while nothing serves (see GET /api/status).
 """
 from __future__ import annotations
 
@@ -18,12 +14,13 @@ import pendulum
 from airflow.providers.apache.cassandra.sensors.record import CassandraRecordSensor
 from airflow.providers.apache.hdfs.sensors.web_hdfs import WebHdfsSensor
 from airflow.providers.mongo.sensors.mongo import MongoSensor
-from airflow.providers.standard.sensors.python import PythonSensor
 from airflow.sdk import BaseHook, dag, task
+from flightdelay_provider.sensors.serving import KafkaResponseSensor, ParquetRecordSensor, TextFilesSensor
 
 from flightdelay.config import CASSANDRA_CONN_ID, KAFKA_CONN_ID, MONGO_CONN_ID, NAMES, WEBHDFS_CONN_ID, state_dir
 
 UUID = "{{ ti.xcom_pull(task_ids='send_canary')['UUID'] }}"
+OFFSETS = "{{ ti.xcom_pull(task_ids='send_canary')['ResponseOffsets'] | tojson }}"
 PARTITION = NAMES.hdfs_prediction_dir + "/date={{ ti.xcom_pull(task_ids='send_canary')['ReceivedAt'][:10] }}"
 NIFI_OUTPUT = os.environ.get("NIFI_OUTPUT_DIR", str(state_dir() / "data" / "nifi-out"))
 SENSOR_ARGS = {"poke_interval": 5, "timeout": 300, "mode": "poke"}
@@ -31,27 +28,6 @@ SENSOR_ARGS = {"poke_interval": 5, "timeout": 300, "mode": "poke"}
 
 def kafka_config() -> dict:
     return BaseHook.get_connection(KAFKA_CONN_ID).extra_dejson
-
-
-def kafka_has(ti) -> bool:
-    from flightdelay.canary import find_response
-
-    sent = ti.xcom_pull(task_ids="send_canary")
-    return find_response(kafka_config(), NAMES.response_topic, sent["ResponseOffsets"], sent["UUID"]) is not None
-
-
-def hdfs_has(folder: str, uuid: str) -> bool:
-    from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
-
-    from flightdelay.canary import parquet_has
-
-    return parquet_has(WebHDFSHook(webhdfs_conn_id=WEBHDFS_CONN_ID).get_conn(), folder, uuid)
-
-
-def nifi_has(folder: str, uuid: str) -> bool:
-    from flightdelay.canary import text_files_have
-
-    return text_files_have(folder, uuid)
 
 
 @dag(
@@ -90,7 +66,8 @@ def prediction_canary():
         return {**request, "ResponseOffsets": response_offsets}
 
     sent = send_canary()
-    kafka_response = PythonSensor(task_id="kafka_response_topic", python_callable=kafka_has, **SENSOR_ARGS)
+    kafka_response = KafkaResponseSensor(task_id="kafka_response_topic", kafka_config_id=KAFKA_CONN_ID,
+                                         topic=NAMES.response_topic, uuid=UUID, offsets=OFFSETS, **SENSOR_ARGS)
     mongodb = MongoSensor(task_id="mongodb", mongo_conn_id=MONGO_CONN_ID, mongo_db=NAMES.mongo_database,
                           collection=NAMES.mongo_collection, query={"UUID": UUID}, **SENSOR_ARGS)
     cassandra = CassandraRecordSensor(task_id="cassandra", cassandra_conn_id=CASSANDRA_CONN_ID,
@@ -98,10 +75,9 @@ def prediction_canary():
                                       keys={"uuid": UUID}, **SENSOR_ARGS)
     hdfs_partition = WebHdfsSensor(task_id="hdfs_partition", webhdfs_conn_id=WEBHDFS_CONN_ID, filepath=PARTITION,
                                    **SENSOR_ARGS)
-    hdfs_record = PythonSensor(task_id="hdfs_parquet_record", python_callable=hdfs_has,
-                               op_kwargs={"folder": PARTITION, "uuid": UUID}, **SENSOR_ARGS)
-    nifi_file = PythonSensor(task_id="nifi_txt_file", python_callable=nifi_has,
-                             op_kwargs={"folder": NIFI_OUTPUT, "uuid": UUID}, **SENSOR_ARGS)
+    hdfs_record = ParquetRecordSensor(task_id="hdfs_parquet_record", webhdfs_conn_id=WEBHDFS_CONN_ID,
+                                      folder=PARTITION, uuid=UUID, **SENSOR_ARGS)
+    nifi_file = TextFilesSensor(task_id="nifi_txt_file", folder=NIFI_OUTPUT, uuid=UUID, **SENSOR_ARGS)
 
     sent >> [kafka_response, mongodb, cassandra, hdfs_partition, nifi_file]
     hdfs_partition >> hdfs_record

@@ -1,18 +1,11 @@
 """
 ### prediction_stream
-Owns the long-running streaming job `include/spark_jobs/prediction_stream.py` (Kafka requests ->
-champion model -> Kafka responses, MongoDB, Cassandra, HDFS parquet; the sinks' schemas are made
-by setup_platform). A run skips when its model has no `champion` yet or another run holds the job (it never waits,
-so no run queues behind the job); otherwise it submits the job with SparkSubmitOperator on
-connection spark_default for a bounded lease (`lease_minutes`): the task ends when the lease is
-over, or when `make stop` asks the job to stop, and the next run resumes from the checkpoints.
-If the job dies the task fails and is retried after 30 s; runs are scheduled every 5 minutes, so
-a stopped stream is resubmitted within minutes; a promotion (the `champion_model` asset) starts a
-run at once, and setup_platform starts one at every platform start. A promotion needs no run here: the job re-resolves the alias
-itself (`model_poll_seconds`) and swaps the model in place. `respond_mode` picks how requests are
-answered: `realtime` (default: Spark real-time mode, each request as it arrives) or `microbatch`
-(Kafka transactions per micro-batch, about a second per answer); both answer each request once
-(see the README's serving section and speed figures).
+Owns the long-running streaming job `include/spark_jobs/prediction_stream.py` (requests ->
+champion model -> response topic, MongoDB, Cassandra, HDFS parquet). A run skips while the model
+has no `champion` or another run holds the job; otherwise it submits the job for a lease of
+`lease_minutes`, after which (or at `make stop`) the task ends and the next run resumes from the
+checkpoints. A dead job fails the task, retried after 30 s. The job follows the alias itself, so
+a promotion needs no new run. `respond_mode`: `realtime` (default) or `microbatch` (docs/serving.md).
 """
 from __future__ import annotations
 
@@ -23,12 +16,18 @@ import pendulum
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 
 from flightdelay.assets import CHAMPION_MODEL
-from flightdelay.config import NAMES, WEBHDFS_CONN_ID, hdfs_url, spark_jars, stream_checkpoint_root
+from flightdelay.config import (CASSANDRA_CONN_ID, KAFKA_CONN_ID, MONGO_CONN_ID, NAMES, WEBHDFS_CONN_ID, hdfs_url,
+                                spark_jars, stream_checkpoint_root)
 from flightdelay.spark_jobs import spark_job
 
 MAX_LEASE_MINUTES = 720
 # The Spark UI of the stream (binds SPARK_LOCAL_IP, 127.0.0.1 embedded).
 STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPARK_UI_PORT", "8080")}
+
+
+def conn(conn_id: str, field: str) -> str:
+    """A Jinja reference to a field of an Airflow connection, rendered when the task runs."""
+    return "{{ conn.%s.%s }}" % (conn_id, field)
 
 
 @dag(
@@ -45,7 +44,8 @@ STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPAR
     default_args={"owner": "serving", "retries": 3, "retry_delay": timedelta(seconds=30)},
     params={
         "model_name": Param(NAMES.model_name, type="string"),
-        "lease_minutes": Param(360, type="integer", minimum=1, maximum=MAX_LEASE_MINUTES, description="the job stops cleanly after this long"),
+        "lease_minutes": Param(360, type="integer", minimum=1, maximum=MAX_LEASE_MINUTES,
+                               description="the job stops cleanly after this long"),
         "model_poll_seconds": Param(5, type="number", minimum=1),
         "archive_trigger": Param("30 seconds", type="string", description="trigger of the HDFS parquet query"),
         "respond_mode": Param("realtime", enum=["realtime", "microbatch"],
@@ -81,10 +81,10 @@ def prediction_stream():
         jars=",".join(spark_jars()),
         application_args=[
             "--hdfs", hdfs_url(),
-            "--bootstrap-servers", "{{ conn.kafka_default.extra_dejson['bootstrap.servers'] }}",
-            "--mongo-uri", "mongodb://{{ conn.mongo_default.host }}:{{ conn.mongo_default.port }}",
-            "--cassandra-host", "{{ conn.cassandra_default.host }}",
-            "--cassandra-port", "{{ conn.cassandra_default.port }}",
+            "--bootstrap-servers", conn(KAFKA_CONN_ID, "extra_dejson['bootstrap.servers']"),
+            "--mongo-uri", f"mongodb://{conn(MONGO_CONN_ID, 'host')}:{conn(MONGO_CONN_ID, 'port')}",
+            "--cassandra-host", conn(CASSANDRA_CONN_ID, "host"),
+            "--cassandra-port", conn(CASSANDRA_CONN_ID, "port"),
             "--checkpoint-root", stream_checkpoint_root(),
             "--model-name", "{{ params.model_name }}",
             "--lease-minutes", "{{ params.lease_minutes }}",

@@ -68,7 +68,7 @@ def train_model():
             "--holdout-months", "{{ params.holdout_months }}", "--feature-set", "{{ params.feature_set }}",
             "--num-trees", "{{ params.num_trees }}", "--max-depth", "{{ params.max_depth }}",
             "--arrivals-hidden", "{{ params.arrivals_hidden }}",
-            "{{ '--balance-classes' if params.balance_classes else '--max-bins=4657' }}",
+            "--balance-classes", "{{ params.balance_classes }}",
     ])
 
     @task(outlets=[MODEL_CANDIDATE])

@@ -69,6 +69,9 @@ class Service:
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (supervisord runs as root)
     stopsignal: str = "TERM"
+    # 10: a service off the answer's path (a sink, the metadata, the UI) yields the CPU to
+    # Kafka, the stream and the web app when they need it, so its bursts do not delay answers.
+    nice: int = 0
     # False: held back until every service started at once that comes before it in the list is
     # healthy; then wait_healthy starts all held-back services together
     autostart: bool = True
@@ -223,6 +226,7 @@ def services(s: Settings) -> list[Service]:
             check=check_postgres(s.port("POSTGRES_PORT"), s.secret("postgres_password")),
             url=f"postgresql://127.0.0.1:{s.port('POSTGRES_PORT')} (databases airflow, mlflow, ferretdb)",
             priority=5,
+            nice=10,
             user=s.postgres_user,
             stopsignal="INT",  # fast shutdown: TERM would wait for every client to disconnect
         ),
@@ -247,6 +251,7 @@ def services(s: Settings) -> list[Service]:
             check=check_namenode(s.port("HDFS_HTTP_PORT")),
             url=f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')} (hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')})",
             priority=10,
+            nice=10,
         ),
         Service(
             name="datanode",
@@ -258,6 +263,7 @@ def services(s: Settings) -> list[Service]:
             },
             check=check_datanode(s.port("HDFS_DATANODE_HTTP_PORT")),
             priority=20,
+            nice=10,
         ),
         Service(
             name="cassandra",
@@ -271,11 +277,13 @@ def services(s: Settings) -> list[Service]:
                 "-Dcassandra.ring_delay_ms=1000",
                 "-cp", f"{conf}/cassandra:{jars}/cassandra/*", "org.apache.cassandra.service.CassandraDaemon",
             ],
-            ports={"CASSANDRA_PORT": s.port("CASSANDRA_PORT"), "CASSANDRA_STORAGE_PORT": s.port("CASSANDRA_STORAGE_PORT")},
+            ports={"CASSANDRA_PORT": s.port("CASSANDRA_PORT"),
+                   "CASSANDRA_STORAGE_PORT": s.port("CASSANDRA_STORAGE_PORT")},
             check=check_cassandra(s.port("CASSANDRA_PORT")),
             url=f"cql://127.0.0.1:{s.port('CASSANDRA_PORT')}",
             timeout=240,
             priority=10,
+            nice=10,
         ),
         Service(
             name="mongodb",
@@ -285,6 +293,7 @@ def services(s: Settings) -> list[Service]:
             check=check_mongo(s.port("MONGO_PORT")),
             url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')} (FerretDB, stored in PostgreSQL)",
             priority=10,
+            nice=10,
         ),
         Service(
             name="nifi",
@@ -304,6 +313,7 @@ def services(s: Settings) -> list[Service]:
             url=f"http://127.0.0.1:{s.port('NIFI_PORT')}/nifi",
             timeout=240,
             priority=20,
+            nice=10,
         ),
         Service(
             name="mlflow",
@@ -316,6 +326,7 @@ def services(s: Settings) -> list[Service]:
             url=f"http://127.0.0.1:{s.port('MLFLOW_PORT')}",
             environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DFS_TMP": f"{data}/mlflow/tmp"},
             priority=30,
+            nice=10,
         ),
         Service(
             name="airflow-api-server",
@@ -324,6 +335,7 @@ def services(s: Settings) -> list[Service]:
             check=check_http(airflow_health, airflow_component("metadatabase")),
             url=f"http://127.0.0.1:{airflow_port}",
             priority=40,
+            nice=10,
         ),
         *(
             Service(
@@ -336,6 +348,8 @@ def services(s: Settings) -> list[Service]:
                 # answers, the first-parse runs' first tasks failed ("connection refused") and
                 # waited out their retry delay (2 min for train_model's) on every first start.
                 autostart=component == "dag_processor",
+                # not the scheduler: the tasks it runs (the stream's job among them) inherit its niceness
+                nice=0 if component == "scheduler" else 10,
             )
             for component, args in (
                 ("scheduler", ["scheduler", "--skip-serve-logs"]),

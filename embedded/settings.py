@@ -16,29 +16,18 @@ REPO = Path(__file__).resolve().parent.parent
 EMBEDDED = REPO / "embedded"
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines (optional single/double quotes, # comments) of a dotenv file."""
-    values: dict[str, str] = {}
-    if not path.exists():
-        return values
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a dotenv file (python-dotenv's reading: quotes, comments, `export`)."""
+    from dotenv import dotenv_values
+
+    return {k: v or "" for k, v in dotenv_values(path).items()} if path.exists() else {}
 
 
 def dotenv() -> dict[str, str]:
     """The committed `.env.example`, overridden by `.env` if present (so a key added to the
     example after `.env` was made still has its default); the process environment wins."""
-    values = _read_env_file(REPO / ".env.example")
-    values.update(_read_env_file(REPO / ".env"))
+    values = read_env_file(REPO / ".env.example")
+    values.update(read_env_file(REPO / ".env"))
     values.update({k: v for k, v in os.environ.items() if k in values})
     return values
 
@@ -136,8 +125,9 @@ class Settings:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             value = base64.urlsafe_b64encode(os.urandom(32)).decode() if fernet else secrets.token_urlsafe(32)
-            path.write_text(value)
-            path.chmod(0o600)
+            # created 0600: never readable by others, not even between a write and a chmod
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+                out.write(value)
         return path.read_text().strip()
 
 

@@ -127,7 +127,8 @@ def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progr
             return False
         bootstrap = status["bootstrap"]
         step = (f"step {bootstrap['step']}/{bootstrap['total']}: {bootstrap.get('detail') or bootstrap['name']}"
-                if bootstrap else f"{STREAM_DAG}: waiting for the job to serve (heartbeat: {status['stream']['state']})")
+                if bootstrap
+                else f"{STREAM_DAG}: waiting for the job to serve (heartbeat: {status['stream']['state']})")
         active = _active_tasks(client)
         progress.say("; ".join([step, *active]))
         idle_since = None if active or status["stream"]["state"] == "starting" else idle_since or time.monotonic()

@@ -14,10 +14,10 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "include"), str(REPO / "plugins")]
 
-from embedded import platformctl, settings as platform_settings  # noqa: E402
+from embedded import environment, platformctl, settings as platform_settings  # noqa: E402
 
 SETTINGS = platform_settings.load()
-os.environ.update(platformctl.environment(SETTINGS))
+os.environ.update(environment.environment(SETTINGS))
 
 OUTPUT = REPO / "test-output"
 

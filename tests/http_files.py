@@ -13,7 +13,8 @@ import pandas as pd
 BTS_ROWS = pd.DataFrame({
     "FlightDate": ["2015-01-02", "2015-01-03"], "Reporting_Airline": ["AA", "DL"],
     "Flight_Number_Reporting_Airline": [100, 200], "Origin": ["JFK", "ATL"], "Dest": ["LAX", "JFK"],
-    "CRSDepTime": [905, 1730], "CRSArrTime": [1225, 2010], "DepDelay": [3.0, -2.0], "ArrDelay": [10.0, -8.0], "Distance": [2475.0, 760.0],
+    "CRSDepTime": [905, 1730], "CRSArrTime": [1225, 2010], "DepDelay": [3.0, -2.0], "ArrDelay": [10.0, -8.0],
+    "Distance": [2475.0, 760.0],
 })
 
 

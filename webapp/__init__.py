@@ -33,9 +33,22 @@ class Services:
 
                 secret = self.config["SECRET_KEY"]
                 secret = secret.encode() if isinstance(secret, str) else secret
+                lifetime = float(self.config["RESERVATION_SECONDS"])
+                claims = None
+                if self.config["SHARED_CLAIMS"]:
+                    from webapp.claims import COLLECTION, MongoClaims
+
+                    claims = MongoClaims(self._mongo_client()[NAMES.mongo_database][COLLECTION], lifetime)
                 self._router = ResponseRouter(self.config["KAFKA_BOOTSTRAP_SERVERS"], NAMES.response_topic,
-                                              secret).start()
+                                              secret, reservation_s=lifetime, claims=claims).start()
             return self._router
+
+    def _mongo_client(self):
+        if self._mongo is None:
+            from pymongo import MongoClient
+
+            self._mongo = MongoClient(self.config["MONGO_URI"], serverSelectionTimeoutMS=5000)
+        return self._mongo
 
     def producer(self):
         with self._lock:
@@ -47,11 +60,7 @@ class Services:
 
     def mongo_collection(self):
         with self._lock:
-            if self._mongo is None:
-                from pymongo import MongoClient
-
-                self._mongo = MongoClient(self.config["MONGO_URI"], serverSelectionTimeoutMS=5000)
-            return self._mongo[NAMES.mongo_database][NAMES.mongo_collection]
+            return self._mongo_client()[NAMES.mongo_database][NAMES.mongo_collection]
 
     def status(self) -> dict[str, Any]:
         """The platform's serving status (flightdelay.serving_status), at most STATUS_CACHE_SECONDS old."""
@@ -91,12 +100,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("FLIGHTDELAY_WEBAPP_SECRET_KEY") or os.urandom(32),
         MAX_CONTENT_LENGTH=16 * 1024,
+        SESSION_COOKIE_SAMESITE="Lax",
         KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{os.environ.get('KAFKA_PORT', '9092')}",
         MONGO_URI=f"mongodb://127.0.0.1:{os.environ.get('MONGO_PORT', '27017')}",
         WEBHDFS_URL=f"http://127.0.0.1:{os.environ.get('HDFS_HTTP_PORT', '9870')}",
         PREDICTION_TIMEOUT_SECONDS=15,
         STATUS_CACHE_SECONDS=2,
-        WEBSOCKET_IDLE_SECONDS=600,
+        # Abuse limits (webapp.limits), per client (peer address + session cookie) and per process:
+        # generous by default; lower them for a public deployment.
+        RESERVATION_SECONDS=3600,  # a UUID reserved on a socket is accepted for this long, once
+        SHARED_CLAIMS=True,  # that once checked in MongoDB, across processes and restarts
+        WEBSOCKET_IDLE_SECONDS=120,  # a socket not waiting for an answer closes after this long
+        WEBSOCKET_PING_SECONDS=25,
+        WEBSOCKET_MAX_MESSAGE_BYTES=4096,
+        WEBSOCKETS_PER_CLIENT=16,
+        PREDICTIONS_PER_MINUTE=6000,
+        PREDICTIONS_BURST=600,
         START_ROUTER=True,  # start the response consumer with the app (so it is ready before a page)
         KNOWN_AIRPORTS=None,
         KNOWN_CARRIERS=None,
@@ -105,6 +124,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.extensions["flightdelay"] = Services(app.config)
+    app.config["SOCK_SERVER_OPTIONS"] = {"ping_interval": float(app.config["WEBSOCKET_PING_SECONDS"]),
+                                         "max_message_size": int(app.config["WEBSOCKET_MAX_MESSAGE_BYTES"])}
+    from webapp.limits import RateLimiter, SocketCounter
+
+    app.extensions["flightdelay.limits"] = (
+        RateLimiter(float(app.config["PREDICTIONS_PER_MINUTE"]), float(app.config["PREDICTIONS_BURST"])),
+        SocketCounter(int(app.config["WEBSOCKETS_PER_CLIENT"])))
 
     from webapp import api, health, pages
 

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, jsonify, request, url_for
 
 from flightdelay import contract
+from webapp.limits import ADDRESS_FACTOR, client_keys
 
 bp = Blueprint("api", __name__)
 
@@ -38,6 +39,10 @@ def same_origin() -> bool:
 
 def errors_response(errors: dict[str, str], status: int = 400):
     return jsonify(errors=errors), status
+
+
+def limits():
+    return current_app.extensions["flightdelay.limits"]
 
 
 def check_known(fields: dict[str, Any], errors: dict[str, str]) -> None:
@@ -70,6 +75,10 @@ def validate(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
 def create_prediction():
     if not same_origin():
         return errors_response({"Origin": "cross-site requests are not accepted"}, 403)
+    client, address = client_keys()
+    rate = limits()[0]
+    if not (rate.allow(client) and rate.allow(address, ADDRESS_FACTOR)):
+        return jsonify(error="too many requests from this client; try again shortly"), 429, {"Retry-After": "1"}
     if not request.is_json:
         return errors_response({"body": "must be JSON (Content-Type: application/json)"})
     body = request.get_data(cache=False)
@@ -87,8 +96,13 @@ def create_prediction():
     request_id = data.get("UUID")
     if request_id is not None and not errors:
         request_id = contract.canonical_uuid(request_id)
-        if request_id is None or not services().router().claim(request_id):
-            errors["UUID"] = "was not issued by this server or was used already (leave it out)"
+        try:
+            claimed = request_id is not None and services().router().claim(request_id)
+        except Exception as exc:  # the claims store (MongoDB) down: nothing was accepted
+            current_app.logger.error("UUID claim not checked: %s", exc)
+            return jsonify(error="the prediction service is unavailable, try again shortly"), 503
+        if not claimed:
+            errors["UUID"] = "was not issued by this server, has expired or was used already (leave it out)"
     if errors:
         return errors_response(errors)
     message = contract.new_request(fields, request_id)
@@ -131,6 +145,23 @@ def websocket_predictions(ws) -> None:
     if not same_origin():
         ws.close(reason=1008, message="cross-site")
         return
+    client, address = client_keys()
+    sockets = limits()[1]
+    if not sockets.acquire(client):
+        ws.close(reason=1008, message="too many sockets from this client")
+        return
+    if not sockets.acquire(address, ADDRESS_FACTOR):
+        sockets.release(client)
+        ws.close(reason=1008, message="too many sockets from this address")
+        return
+    try:
+        serve_socket(ws)
+    finally:
+        sockets.release(client)
+        sockets.release(address)
+
+
+def serve_socket(ws) -> None:
     router = services().router()
     timeout = float(current_app.config["PREDICTION_TIMEOUT_SECONDS"])
     idle = float(current_app.config["WEBSOCKET_IDLE_SECONDS"])

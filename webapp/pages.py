@@ -12,7 +12,9 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 def index():
     from webapp.api import services
+    from webapp.limits import client_keys
 
+    client_keys()  # the page's session cookie: its socket and its POSTs count as one client
     reference = services().reference()
     airports = sorted(reference.airports.items()) if reference else []
     carriers = sorted(reference.carriers.items()) if reference else []

@@ -8,7 +8,8 @@ import logging
 import threading
 import time
 
-import requests
+from hdfs import HdfsError, InsecureClient
+from requests import RequestException
 
 from flightdelay import lake
 
@@ -17,17 +18,15 @@ log = logging.getLogger(__name__)
 
 class Reference:
     def __init__(self, webhdfs_url: str, user: str = "spark", ttl: float = 3600) -> None:
-        self.webhdfs_url, self.user, self.ttl = webhdfs_url.rstrip("/"), user, ttl
+        self.client, self.ttl = InsecureClient(webhdfs_url.rstrip("/"), user=user, timeout=10), ttl
         self._lock = threading.Lock()
         self._loaded = 0.0
         self.airports: dict[str, str] = {}
         self.carriers: dict[str, str] = {}
 
     def _read(self, path: str, key: str) -> dict[str, str]:
-        response = requests.get(f"{self.webhdfs_url}/webhdfs/v1{path}", params={"op": "OPEN", "user.name": self.user},
-                                timeout=10)
-        response.raise_for_status()
-        rows = csv.DictReader(io.StringIO(response.text))
+        with self.client.read(path, encoding="utf-8") as reader:
+            rows = csv.DictReader(io.StringIO(reader.read()))
         return {row[key].strip().upper(): (row.get("name") or "").strip() for row in rows if row.get(key)}
 
     def load(self) -> "Reference":
@@ -39,6 +38,6 @@ class Reference:
                 self.airports = self._read(lake.AIRPORTS, "faa")
                 self.carriers = self._read(lake.CARRIERS, "carrier")
                 self._loaded = time.monotonic()
-            except (requests.RequestException, KeyError) as exc:
+            except (HdfsError, RequestException, KeyError) as exc:
                 log.warning("reference tables not readable from HDFS (%s); codes are checked by format only", exc)
         return self

@@ -1,27 +1,8 @@
-"""The arrivals feed: how the flights that left the same airport earlier that day have fared.
-
-When a flight leaves, the flights from its origin that have already landed tell how much time
-flights from there are making up or losing today (taxi-out queues, weather en route). This is
-known at the moment of the prediction, given a feed of arrivals; in this platform the feed is
-the lake's own flights (a replay of the data set), built by the build_features job:
-
-    origin_day_arrivals(flights, airports) -> one row per (Origin, FlightDate): how many flights
-        from Origin had landed, and their total slack (ArrDelay - DepDelay), before each minute
-        of the day on the origin's clock (and of the previous day's last 3 hours), as two
-        cumulative arrays, so that any window is two array lookups.
-
-`ArrivalsLookup` is the first stage of the model: it joins each flight to its origin and day
-(a broadcast join, which Spark's real-time mode allows) and adds, for the arrivals landed in
-the WINDOWS minutes before the flight left (the earlier of its scheduled and actual departure,
-so nothing after the prediction counts): their mean slack (-999 when none) and their count.
-Arrivals are unknown (-999 and 0, as for the first flight of the morning) when the feed does
-not cover the day, the request has no scheduled departure, or the row is hidden for training.
-Training and serving run the same stage, so the stream cannot compute these features differently.
-
-A model must also answer for days the feed does not cover (any date a user types outside the
-data). Training therefore hides the arrivals of a random share of its rows (column
-HIDDEN_COLUMN true): the forest learns both cases, and an uncovered request gets about the
-prediction of a model without arrivals instead of that of the first flight of the morning.
+"""The arrivals feature: how the flights that left the same origin earlier that day have fared
+(mean slack ArrDelay - DepDelay and count of those landed in the windows before this flight
+left). `origin_day_arrivals` builds the per-day table; `ArrivalsLookup`, the model's first stage,
+reads it when it scores, in training and serving alike; training hides a share of rows so that
+uncovered days degrade gracefully (docs/design-notes.md).
 """
 from __future__ import annotations
 
@@ -35,7 +16,6 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay.features import ARRIVAL_COLUMNS as OUTPUT_COLUMNS
 from flightdelay.features import ARRIVAL_WINDOWS as WINDOWS
 
 log = logging.getLogger(__name__)
@@ -102,7 +82,7 @@ def origin_day_arrivals(flights: DataFrame, airports: DataFrame) -> DataFrame:
 
 
 def arrival_features(count, slack, departure, dep_delay, known):
-    """Columns OUTPUT_COLUMNS from a day's cumulative `count` and `slack` arrays (TABLE_SCHEMA),
+    """Columns features.ARRIVAL_COLUMNS from a day's cumulative `count` and `slack` arrays (TABLE_SCHEMA),
     the scheduled departure (timestamp), DepDelay and whether the arrivals are known (boolean)."""
     left = _minute_of_day(departure) + F.least(F.floor(dep_delay).cast("int"), F.lit(0))
 
@@ -159,7 +139,7 @@ def write_table(table: DataFrame, path: str, keep: int = 2) -> str:
 
 
 class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Adds OUTPUT_COLUMNS from the arrivals table at `path` (read when the stage transforms)."""
+    """Adds features.ARRIVAL_COLUMNS from the arrivals table at `path` (read when the stage transforms)."""
 
     path = Param(Params._dummy(), "path", "the arrivals table (parquet, TABLE_SCHEMA); '' for none",
                  typeConverter=TypeConverters.toString)

@@ -19,6 +19,8 @@ class Names:
     request_topic: str = _env("REQUEST_TOPIC", "flight-delay-ml-request")
     response_topic: str = _env("RESPONSE_TOPIC", "flight-delay-ml-response")
     dlq_topic: str = _env("DLQ_TOPIC", "flight-delay-ml-request-dlq")
+    # compacted: the microbatch respond query's markers (query, batch id), one per transaction
+    commit_topic: str = _env("COMMIT_TOPIC", "flight-delay-ml-stream-commits")
     mongo_database: str = _env("MONGO_DATABASE", "agile_data_science")
     mongo_collection: str = _env("MONGO_COLLECTION", "flight_delay_ml_response")
     cassandra_keyspace: str = _env("CASSANDRA_KEYSPACE", "agile_data_science")
@@ -27,6 +29,8 @@ class Names:
 
 
 NAMES = Names()
+# The registry alias of the model served; evaluate_model moves it, the stream follows it.
+CHAMPION_ALIAS = "champion"
 
 # Airflow connection ids, one per service (AIRFLOW_CONN_* in .env.example / docker-compose.yml).
 SPARK_CONN_ID = "spark_default"

@@ -18,7 +18,10 @@ from flightdelay.features import LABEL_NAMES
 
 REQUIRED = ("Origin", "Dest", "Carrier", "FlightDate", "DepDelay")
 OPTIONAL = ("FlightNum", "CRSDepTime")
-DEP_DELAY_RANGE = (-120.0, 2000.0)  # minutes: an hour or two early up to a day and a half late
+REQUEST_FIELDS = ("UUID", *REQUIRED, *OPTIONAL)  # a checked request, besides ReceivedAt
+# The record fields that are not strings, by Spark SQL type (the stream's schemas derive from it).
+FIELD_TYPES = {"DepDelay": "double", "Distance": "double", "Prediction": "int", "Probabilities": "array<double>"}
+DEP_DELAY_RANGE = (-120.0, 1800.0)  # minutes; training keeps the same range, so no request lies beyond it
 MAX_MESSAGE_BYTES = 4096
 MAX_DEPTH = 1000  # nesting of arrays and objects, and digits of a number: Jackson's limits
 MAX_NUMBER_DIGITS = 1000
@@ -281,15 +284,15 @@ def dead_letter(raw: bytes | None, error: InvalidRequest, topic: str, partition:
             "source": {"topic": topic, "partition": partition, "offset": offset}, "rejected_at": now_iso()}
 
 
-PREDICTION_FIELDS = (*REQUIRED, *OPTIONAL, "UUID", "ReceivedAt", "Distance", "Prediction", "PredictionLabel",
-                     "Probabilities", "ModelName", "ModelVersion", "PredictedAt")
+PREDICTION_FIELDS = (*REQUEST_FIELDS, "ReceivedAt", "Distance", "Prediction", "PredictionLabel", "Probabilities",
+                     "ModelName", "ModelVersion", "PredictedAt")
 
 
 def prediction(request: dict[str, Any], label: int, probabilities: list[float], distance: float | None,
                model_name: str, model_version: str, predicted_at: str | None = None) -> dict[str, Any]:
     """A prediction record: the request fields + Prediction, its label, probabilities, model, timestamps."""
     return {
-        **{k: request.get(k) for k in (*REQUIRED, *OPTIONAL, "UUID", "ReceivedAt")},
+        **{k: request.get(k) for k in (*REQUEST_FIELDS, "ReceivedAt")},
         "Distance": distance,
         "Prediction": int(label),
         "PredictionLabel": LABEL_NAMES[int(label)],

@@ -1,15 +1,6 @@
-"""The request contract (contract.parse_request) as Spark SQL expressions.
-
-Spark's real-time mode runs only allow-listed JVM operators: a Python UDF (BatchEvalPythonExec)
-is refused, so a real-time query cannot call contract.parse_request per row. This module states
-the same rules as column expressions over the message parsed into a VARIANT, so that JSON types
-are kept (a number is not a string, true is not a delay). The rules and reasons come from
-contract (its patterns, range and size limit); tests/unit/test_contract_sql.py runs both
-validators over the same messages and requires the same verdict, field by field.
-
-The rule table is contract.RULES (ASCII patterns that mean the same in Python and Java), and
-contract.loads reads JSON as Spark's parser does (duplicate keys, NaN, lone surrogates, nesting
-and number length refused, text after the first value ignored), so the two give one verdict.
+"""The request contract (contract.parse_request) as Spark SQL expressions, for Spark's real-time
+mode, which refuses Python UDFs. Same rule table (contract.RULES), same JSON reading; the unit
+tests hold both validators to one verdict, field by field (docs/design-notes.md).
 """
 from __future__ import annotations
 
@@ -33,7 +24,7 @@ def _matches(text: Column, field: str) -> Column:
     return text.rlike(f"^(?:{contract.RULES[field].pattern})$")
 
 
-FIELDS = (*contract.REQUIRED, *contract.OPTIONAL, "UUID", "ReceivedAt")
+FIELDS = (*contract.REQUEST_FIELDS, "ReceivedAt")
 
 
 class _Field:

@@ -37,9 +37,6 @@ FROM __THIS__
 ARRIVAL_WINDOWS = (60, 180)
 ARRIVAL_COLUMNS = [f"Landed{w}{kind}" for w in ARRIVAL_WINDOWS for kind in ("Slack", "Count")]
 
-CANONICAL_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "CRSArrTime", "DepDelay",
-                     "Distance", "ArrDelay"]
-
 
 def great_circle_miles(lat1, lon1, lat2, lon2):
     """Great-circle distance in statute miles between two points (Spark Column expressions)."""

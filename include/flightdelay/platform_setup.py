@@ -24,7 +24,8 @@ def create_topics(admin: Any, topics: list[str], partitions: int | None = None) 
 
     partitions = partitions or int(os.environ.get("KAFKA_PARTITIONS", "2"))
     existing = set(admin.list_topics(timeout=30).topics)
-    new = [NewTopic(topic, num_partitions=partitions, replication_factor=1) for topic in topics if topic not in existing]
+    new = [NewTopic(topic, num_partitions=partitions, replication_factor=1)
+           for topic in topics if topic not in existing]
     for topic, future in (admin.create_topics(new).items() if new else []):
         future.result(30)
         log.info("created Kafka topic %s (%d partitions)", topic, partitions)

@@ -1,18 +1,8 @@
-"""Requests answered before a restart are not answered again.
-
-A restarted respond query resumes from its checkpoint, so it reads again the requests of the
-interval after the last committed batch (a real-time batch lasts its checkpoint interval, and its
-Kafka sink is at-least-once). Every record the query produces, prediction or dead letter, carries
-the Kafka header REQUEST_HEADER = "<partition>:<offset>" of the request it answers. At start the
-job reads those headers back from the response and dead-letter topics (read_committed, from a
-little before the checkpoint's last commit) and the query skips the request offsets found there,
-trusting a header only when its record answers the request at that offset (trusted_claims): a
-response keyed by that request's UUID, a dead letter of a request that breaks the contract.
-
-The read happens once, before the query starts, while no other instance runs: the previous one
-was stopped (a model swap, a lease end) or died (its unsent records are lost with it, and those
-requests are answered by the new instance). Airflow's one active run and the transactional id
-of the micro-batch mode keep a second instance away.
+"""Requests answered before a restart are not answered again: every output record names its
+request in the header REQUEST_HEADER ("<partition>:<offset>"), and a restarted respond query
+reads those headers back from a little before its checkpoint's last commit and skips the
+requests found there, trusting a header only when its record answers that request.
+(docs/design-notes.md: why one read at start suffices.)
 """
 from __future__ import annotations
 

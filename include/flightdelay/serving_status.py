@@ -9,9 +9,9 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+from flightdelay.config import CHAMPION_ALIAS
 from flightdelay.contract import now_iso
 
-CHAMPION_ALIAS = "champion"
 # The streaming job rewrites this file every HEARTBEAT_SECONDS; older than STALE_SECONDS: not running.
 STREAM_STATUS_FILE = "/user/spark/status/prediction_stream.json"
 # `make stop` writes this file: a running job ends cleanly within STOP_CHECK_SECONDS, and no new
@@ -115,7 +115,7 @@ def read_heartbeat(client: Any) -> dict[str, Any] | None:
 
 class Registry:
     """The registry questions of serving (the champion; whether a model has a version yet), over
-    MLflow's REST API: importing mlflow takes about 5 s, which each Airflow task asking them paid."""
+    MLflow's REST API: an Airflow task asking them does not pay for importing mlflow."""
 
     def __init__(self, tracking_uri: str | None = None, timeout: float = 10) -> None:
         import os

@@ -1,14 +1,7 @@
-"""Writers of the prediction sinks (MongoDB, Cassandra) and their schemas, keyed by UUID.
-
-Every write is keyed by UUID, so replaying a micro-batch after a crash duplicates nothing:
-Cassandra upserts the row, MongoDB keeps the record it has (its unique UUID index refuses the
-second insert). The partition writers run where Spark runs them (executors); their clients are
-cached per Python worker, which Spark reuses across batches.
-
-Two failures are told apart. A record a sink *refuses* (not a prediction record, a value the
-sink rejects) goes to the dead-letter topic with stage "store", the sink and its error, and the
-batch goes on. A sink that is *down* (connection refused, timeouts) is retried with backoff for
-SINK_RETRY_S, then the batch fails: nothing is lost, the stream's owner restarts it.
+"""Writers of the prediction sinks (MongoDB, Cassandra) and their schemas, keyed by UUID, so a
+replayed batch duplicates nothing. A record a sink refuses goes to the dead-letter topic (stage
+"store") and the batch goes on; a sink that is down is retried for SINK_RETRY_S, then the batch
+fails and the stream's owner restarts it from its checkpoint (docs/design-notes.md).
 """
 from __future__ import annotations
 
@@ -119,14 +112,10 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
                 refused: list | None = None) -> int:
     """Insert each record unless its UUID is stored already; returns how many were new.
 
-    One unordered insert_many: the unique UUID index refuses the records stored before (the
-    store query's micro-batch replayed after a restart, or a UUID a client sent twice), and the
-    stored record stays: it is the first answer, the one the page showed. No update path: a
-    replayed batch replaced record by record costs a filtered write per record (on FerretDB with
-    SQLite storage each one scanned the collection, 5-8 s at 200k documents), while a refused
-    insert costs nothing. A record refused for another reason fails the call, or, given a
-    `refused` list, is appended to it as (record, error) and the others are stored.
-    """
+    One unordered insert_many: the unique UUID index refuses records stored before (a replayed
+    batch, a UUID sent twice), so the first answer, the one the page showed, stays; a refused
+    insert costs nothing where an update path would cost a filtered write per record. A record
+    refused for another reason fails the call, or is appended to `refused` as (record, error)."""
     if not records:
         return 0
     from pymongo.errors import BulkWriteError
@@ -140,7 +129,8 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
         if others and refused is None:
             raise
         for error in others:
-            refused.append((records[error["index"]], f"MongoDB error {error.get('code')}: {error.get('errmsg', '')[:300]}"))
+            refused.append((records[error["index"]],
+                            f"MongoDB error {error.get('code')}: {error.get('errmsg', '')[:300]}"))
         return exc.details.get("nInserted", len(records) - len(errors))
 
 

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from flightdelay import lake
 from flightdelay.modeling import decide_promotion, majority_baseline, metrics, record_decision
-from flightdelay.serving_status import CHAMPION_ALIAS as ALIAS
+from flightdelay.config import CHAMPION_ALIAS as ALIAS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@ to MLflow and register a new model version. Writes a JSON result (run id, versio
         --model-name flight_delay_rf --result-path /tmp/train.json \
         [--from-month 2013-01 --to-month 2013-12] [--holdout-months 1] \
         [--feature-set improved|seed] [--num-trees 30] [--max-depth 8] [--arrivals-hidden 0.2] \
-        [--balance-classes]
+        [--balance-classes true]
 """
 from __future__ import annotations
 
@@ -19,14 +19,15 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flightdelay import lake
+from flightdelay import lake, sources
 from flightdelay.features import LABEL_NAMES
 from flightdelay.modeling import (
     TrainParams, build_pipeline, evaluate, feature_names, majority_baseline, time_split,
     with_class_weights, with_hidden_arrivals,
 )
 
-INPUT_COLUMNS = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "DepDelay", "Distance"]
+# What a request gives the model: the canonical record without the label and the scheduled arrival.
+INPUT_COLUMNS = [c for c in sources.CANONICAL if c not in ("ArrDelay", "CRSArrTime")]
 
 
 def load_features(spark: SparkSession, hdfs: str, from_month: str, to_month: str) -> DataFrame:
@@ -96,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-depth", type=int, default=TrainParams.max_depth)
     parser.add_argument("--arrivals-hidden", type=float, default=TrainParams.arrivals_hidden,
                         help="share of training rows whose arrivals are hidden (improved features)")
-    parser.add_argument("--max-bins", type=int, default=4657)
-    parser.add_argument("--balance-classes", action="store_true")
+    parser.add_argument("--max-bins", type=int, default=TrainParams.max_bins)
+    parser.add_argument("--balance-classes", choices=("true", "false"), type=str.lower, default="false")
     args = parser.parse_args(argv)
 
     import mlflow
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     improved = args.feature_set == "improved"
     params = TrainParams(args.feature_set, args.num_trees, args.max_depth, args.max_bins,
-                         balance_classes=args.balance_classes,
+                         balance_classes=args.balance_classes == "true",
                          arrivals_path=f"{args.hdfs.rstrip('/')}{lake.ARRIVALS}" if improved else "",
                          arrivals_hidden=args.arrivals_hidden)
     spark = SparkSession.builder.appName("train_model").getOrCreate()

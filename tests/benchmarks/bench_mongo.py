@@ -39,7 +39,7 @@ def main() -> int:
 
     from pymongo import MongoClient
 
-    from embedded import platformctl
+    from embedded import initialise
     from embedded.settings import load
     from flightdelay import sinks
 
@@ -49,7 +49,7 @@ def main() -> int:
     client = MongoClient(uri)
     collection = client[database][name]
     sinks.ensure_mongo_index(collection)
-    platformctl.ferretdb_uuid_lookup_index(s, database, name)
+    initialise.ferretdb_uuid_lookup_index(s, database, name)
     stored: list[str] = []
     try:
         print(f"{'documents':>10} {'batch':>6} {'seconds':>8} {'records/s':>10} {'lookup p50 ms':>14} {'p95 ms':>8}")

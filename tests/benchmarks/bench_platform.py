@@ -48,7 +48,7 @@ def timed_start() -> tuple[dict[str, float], list[str]]:
 def main() -> int:
     import psutil
 
-    from embedded import platformctl, settings
+    from embedded import settings, supervision
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold", action="store_true", help="make clean first: a first start with the bootstrap")
@@ -72,7 +72,7 @@ def main() -> int:
             print("   ", line.strip())
     time.sleep(30)  # let start-up work settle before reading memory
     rss = {}
-    for pid in platformctl.our_processes(s):
+    for pid in supervision.our_processes(s):
         try:
             proc = psutil.Process(pid)
             rss[pid] = (proc.memory_info().rss, " ".join(proc.cmdline())[:70])

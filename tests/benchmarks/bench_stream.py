@@ -101,7 +101,8 @@ class Client:
         from flightdelay.config import NAMES
 
         self.names = NAMES
-        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "queue.buffering.max.messages": 1000000})
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0,
+                                  "queue.buffering.max.messages": 1000000})
         self.consumer = kafka_read.reader({"bootstrap.servers": bootstrap}, "bench")
         topic = NAMES.response_topic
         self.consumer.assign([TopicPartition(topic, p, high)
@@ -186,7 +187,8 @@ def main() -> int:
     complete = client.wait_all(list(client.sent), 900)
     elapsed = max(client.received.values()) - started if client.received else float("nan")
     print(f"backlog of {args.backlog} produced in {produced:.1f} s; answered {len(client.received)} "
-          f"({'all' if complete else 'NOT all'}) in {elapsed:.1f} s -> {len(client.received) / elapsed:.0f} predictions/s")
+          f"({'all' if complete else 'NOT all'}) in {elapsed:.1f} s"
+          f" -> {len(client.received) / elapsed:.0f} predictions/s")
     if client.received:
         mean_latency = statistics.mean(client.received[i] - client.sent[i] for i in client.received)
         print(f"  mean time in queue during the backlog: {mean_latency:.1f} s")

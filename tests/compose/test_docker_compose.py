@@ -10,12 +10,12 @@ import subprocess
 import pytest
 import yaml
 
-from embedded.settings import REPO, _read_env_file
+from embedded import compose_secrets
+from embedded.settings import REPO, read_env_file
 
 COMPOSE = REPO / "docker-compose.yml"
-EMBEDDED_ENV = _read_env_file(REPO / ".env.example")
-SECRETS = {"POSTGRES_PASSWORD": "p", "AIRFLOW_JWT_SECRET": "j", "AIRFLOW_ADMIN_PASSWORD": "a",
-           "NIFI_ADMIN_PASSWORD": "n" * 12, "NIFI_SENSITIVE_PROPS_KEY": "k" * 12, "WEBAPP_SECRET_KEY": "w"}
+EMBEDDED_ENV = read_env_file(REPO / ".env.example")
+SECRETS = {name: make() for name, make in compose_secrets.REQUIRED.items()}
 ONE_SHOT = {"kafka-libs", "airflow-init", "platform-setup"}
 # compose service -> the embedded .env.example keys of the ports it publishes
 PUBLISHED = {
@@ -48,6 +48,25 @@ def test_no_default_passwords(settings):
     result = _load(settings, {})
     assert result.returncode == 1
     assert "required variable POSTGRES_PASSWORD is missing" in result.stderr
+
+
+def test_every_secret_is_required_and_the_generated_file_starts_compose(settings, tmp_path):
+    """No `${SECRET:-default}`: each secret compose reads is `${NAME:?...}`, and the documented
+    recipe (.env.example plus the generated compose-secrets.env) gives compose all of them."""
+    text = COMPOSE.read_text()
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", text))
+    defaulted = set(re.findall(r"\$\{([A-Z0-9_]*(?:PASSWORD|SECRET|KEY)[A-Z0-9_]*):-", text))
+    assert not defaulted, f"secrets with a default: {defaulted}"
+    assert required == set(compose_secrets.REQUIRED), required ^ set(compose_secrets.REQUIRED)
+    generated = compose_secrets.write(tmp_path / "compose-secrets.env")
+    assert generated.stat().st_mode & 0o777 == 0o600
+    env = {**EMBEDDED_ENV, **read_env_file(generated)}
+    assert all(env[name] for name in required)
+    result = _load(settings, env)
+    assert result.returncode == 0, result.stderr
+    for name in ("AIRFLOW_FERNET_KEY", "NIFI_ADMIN_PASSWORD"):
+        missing = _load(settings, {k: v for k, v in env.items() if k != name})
+        assert missing.returncode == 1 and f"required variable {name} is missing" in missing.stderr
 
 
 def test_every_long_running_service_has_a_healthcheck(project):

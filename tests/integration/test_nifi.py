@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from embedded import platformctl
+from embedded import environment
 from flightdelay import nifi_flow
 from flightdelay.config import NIFI_CONN_ID
 from flightdelay_provider.hooks.nifi import NifiHook
@@ -40,7 +40,7 @@ def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi, unique
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
     out = tmp_path / "nifi-out"
-    parameters = dict(platformctl.nifi_flow_parameters(platform), **{
+    parameters = dict(environment.nifi_flow_parameters(platform), **{
         "kafka.topic": topic, "kafka.group.id": f"nifi-test-{unique}", "output.directory": str(out),
         "bin.age": "3 sec",
     })

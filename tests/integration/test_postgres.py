@@ -6,30 +6,30 @@ import psycopg2
 import pytest
 from mlflow import MlflowClient
 
-from embedded import platformctl
+from embedded import environment, initialise
 
 
 def test_airflow_and_mlflow_keep_their_metadata_in_postgres(platform, airflow_api, unique):
-    env = platformctl.environment(platform)
+    env = environment.environment(platform)
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
     assert env["MLFLOW_BACKEND_STORE_URI"].startswith("postgresql+psycopg2://")
 
     listed = airflow_api.get(f"{airflow_api.base}/api/v2/dags", params={"limit": 100}, timeout=30).json()
-    with platformctl.connect_postgres(platform, "airflow") as connection, connection.cursor() as cursor:
+    with initialise.connect_postgres(platform, "airflow") as connection, connection.cursor() as cursor:
         cursor.execute("SELECT dag_id FROM dag")
         stored = {row[0] for row in cursor.fetchall()}
     assert {dag["dag_id"] for dag in listed["dags"]} <= stored
 
     name = f"platform-test-pg-{unique}"
     MlflowClient(f"http://127.0.0.1:{platform.port('MLFLOW_PORT')}").create_experiment(name)
-    with platformctl.connect_postgres(platform, "mlflow") as connection, connection.cursor() as cursor:
+    with initialise.connect_postgres(platform, "mlflow") as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM experiments WHERE name = %s", (name,))
         assert cursor.fetchone()[0] == 1
 
 
 def test_postgres_refuses_a_wrong_password(platform):
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        platformctl.connect_postgres(platform, "airflow", password="not-the-generated-one")
+        initialise.connect_postgres(platform, "airflow", password="not-the-generated-one")
 
 
 def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platform, unique):
@@ -42,13 +42,13 @@ def test_ferretdb_stores_predictions_in_postgres_with_a_uuid_lookup_index(platfo
         collection = client[database][name]
         collection.insert_one({"UUID": f"pg-{unique}", "Prediction": 1})
         try:
-            with platformctl.connect_postgres(platform, "ferretdb") as connection, connection.cursor() as cursor:
-                table = platformctl.ferretdb_table(cursor, database, name)
+            with initialise.connect_postgres(platform, "ferretdb") as connection, connection.cursor() as cursor:
+                table = initialise.ferretdb_table(cursor, database, name)
                 cursor.execute(f'SELECT count(*) FROM "{database}"."{table}" WHERE _jsonb -> \'UUID\' @> %s::jsonb',
                                (f'"pg-{unique}"',))
                 assert cursor.fetchone()[0] == 1
                 cursor.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s "
-                               "AND indexname = %s", (database, table, f"{platformctl.FERRETDB_UUID_INDEX}_{table}"))
+                               "AND indexname = %s", (database, table, f"{initialise.FERRETDB_UUID_INDEX}_{table}"))
                 (definition,) = cursor.fetchone()
             assert "gin" in definition and "'UUID'" in definition
             assert collection.find_one({"UUID": f"pg-{unique}"})["Prediction"] == 1

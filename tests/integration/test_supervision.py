@@ -12,7 +12,7 @@ import time
 import pytest
 from pymongo import MongoClient
 
-from embedded import platformctl, services as svc
+from embedded import services as svc, supervision
 from embedded.settings import REPO, Settings
 
 
@@ -23,23 +23,23 @@ def _free_port() -> int:
 
 
 def test_make_run_when_up_is_a_noop_and_status_is_healthy(platform):
-    before = {name: info["pid"] for name, info in platformctl.process_states(platform).items()}
+    before = {name: info["pid"] for name, info in supervision.process_states(platform).items()}
     result = subprocess.run(["make", "run"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Platform already running" in result.stdout
-    assert {name: info["pid"] for name, info in platformctl.process_states(platform).items()} == before
+    assert {name: info["pid"] for name, info in supervision.process_states(platform).items()} == before
     status = subprocess.run(["make", "status"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert status.returncode == 0, status.stdout
     assert all(f"{name}" in status.stdout for name in before)
 
 
 def test_killed_service_is_restarted_and_logged(platform):
-    before = platformctl.process_states(platform)["mongodb"]["pid"]
+    before = supervision.process_states(platform)["mongodb"]["pid"]
     os.kill(before, signal.SIGKILL)
     deadline = time.monotonic() + 60
     after = before
     while time.monotonic() < deadline:
-        info = platformctl.process_states(platform)["mongodb"]
+        info = supervision.process_states(platform)["mongodb"]
         if info["statename"] == "RUNNING" and info["pid"] != before:
             after = info["pid"]
             break
@@ -73,15 +73,33 @@ def test_failed_service_shows_last_log_lines(tmp_path, settings):
     broken = svc.Service(name="broken", command=["/bin/sh", "-c", "echo cannot-bind-its-port; exit 3"],
                          ports={}, check=lambda: None)
     conf = tmp_path / "supervisord.conf"
-    conf.write_text(platformctl.supervisord_conf(s, [broken], start_retries=1))
+    conf.write_text(supervision.supervisord_conf(s, [broken], start_retries=1))
     subprocess.run([str(settings.venv_bin / "supervisord"), "-c", str(conf)], check=True)
     try:
-        with pytest.raises(platformctl.PlatformError) as failure:
-            platformctl.wait_healthy(s, [broken])
+        with pytest.raises(supervision.PlatformError) as failure:
+            supervision.wait_healthy(s, [broken])
         assert "broken failed to start" in str(failure.value)
         assert "cannot-bind-its-port" in str(failure.value)
     finally:
-        platformctl.supervisor(s).supervisor.shutdown()
+        supervision.supervisor(s).supervisor.shutdown()
+
+
+def test_stop_leaves_a_foreign_process_in_a_stale_pidfile_alive(tmp_path):
+    """A stale pidfile whose pid now belongs to another process: `stop` must not signal it."""
+    state = tmp_path / "state"
+    (state / "run").mkdir(parents=True)
+    foreign = subprocess.Popen(["sleep", "300"])
+    try:
+        (state / "run" / "supervisord.pid").write_text(f"{foreign.pid}\n")
+        env = dict(os.environ, FLIGHTDELAY_STATE_DIR=str(state))
+        result = subprocess.run([sys.executable, "-m", "embedded.platformctl", "stop"], cwd=REPO, env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        time.sleep(1)
+        assert foreign.poll() is None, "the foreign process was signalled"
+    finally:
+        foreign.kill()
+        foreign.wait()
 
 
 @pytest.mark.last
@@ -95,7 +113,7 @@ def test_make_stop_leaves_nothing_and_data_survives_restart(platform, webhdfs, u
     streaming = [r["dag_run_id"] for r in api.get(f"{api.base}/api/v2/dags/prediction_stream/dagRuns",
                                                   params={"state": ["running"]}, timeout=30).json()["dag_runs"]]
     subprocess.run(["make", "stop"], cwd=REPO, check=True, timeout=300)
-    assert platformctl.our_processes(platform) == []
+    assert supervision.our_processes(platform) == []
     open_ports = [p for service in svc.services(platform) for p in service.ports.values() if svc.tcp_open(p)]
     assert open_ports == [], f"ports still open after stop: {open_ports}"
 

@@ -187,7 +187,8 @@ def microbatch_after_forged_headers(stream, airflow_api, kafka, outcomes):
         (offset,) = outcomes.send_raw([json.dumps(request).encode()])
         target["offset"], target["UUID"] = offset, request["UUID"]
         outcomes.send_raw([json.dumps({"UUID": str(uuid.uuid4()), "Prediction": 1}).encode()],
-                          topic=NAMES.response_topic, headers=[(replay.REQUEST_HEADER, "{}:{}".format(*offset).encode())])
+                          topic=NAMES.response_topic,
+                          headers=[(replay.REQUEST_HEADER, "{}:{}".format(*offset).encode())])
 
     with stream_in_mode(stream, airflow_api, kafka, "microbatch", while_stopped=send_and_forge_its_answer) as run_id:
         yield run_id, target

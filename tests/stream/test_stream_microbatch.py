@@ -30,7 +30,8 @@ def champion_version(name: str) -> str:
     return MlflowClient().get_model_version_by_alias(name, "champion").version
 
 
-def test_microbatch_mode_answers_every_request_once_and_feeds_every_sink(microbatch, stream, kafka, mongo, cassandra, spark):
+def test_microbatch_mode_answers_every_request_once_and_feeds_every_sink(microbatch, stream, kafka, mongo, cassandra,
+                                                                         spark):
     requests = varied_flights(N)
     uuids = [r["UUID"] for r in requests]
     kafka.send(requests)

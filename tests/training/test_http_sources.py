@@ -45,7 +45,8 @@ def test_missing_month_fails_with_the_url(platform, webhdfs, bts_server):
     from flightdelay import sources
 
     with pytest.raises(sources.DownloadError, match=r"2015_3\.zip: HTTP 404"):
-        lake.download(webhdfs, "bts", ["2015-03"], platform.data / "downloads", bts_url_template=f"{bts_server}/bts/{{year}}_{{month}}.zip")
+        lake.download(webhdfs, "bts", ["2015-03"], platform.data / "downloads",
+                      bts_url_template=f"{bts_server}/bts/{{year}}_{{month}}.zip")
 
 
 def test_agile_file_is_split_into_month_partitions(webhdfs):

@@ -25,7 +25,7 @@ def client():
     ({"Carrier": None}, "Carrier", "is required"),
     ({"FlightDate": "2013-13-01"}, "FlightDate", "must be a date"),
     ({"DepDelay": "ten"}, "DepDelay", "must be a number"),
-    ({"DepDelay": -500}, "DepDelay", "between -120 and 2000"),
+    ({"DepDelay": -500}, "DepDelay", "between -120 and 1800"),
     ({"CRSDepTime": "8h30"}, "CRSDepTime", "HH:MM"),
 ])
 def test_bad_field_is_a_400_naming_it(client, change, field, why):
@@ -125,3 +125,30 @@ def test_reserved_uuids_are_signed_and_accepted_once_per_process():
     reserved = socket_process.reserve()
     assert post_process.claim(reserved) and not post_process.claim(reserved)
     assert not post_process.claim(str(uuid.uuid4()))  # a UUID the client made up
+
+
+def test_a_reserved_uuid_expires():
+    from webapp.kafka_bridge import has_valid_signature, signed_uuid
+
+    issued = signed_uuid(b"key", now=1_800_000_000)
+    assert has_valid_signature(issued, b"key", max_age_s=3600, now=1_800_000_000 + 3000)
+    assert not has_valid_signature(issued, b"key", max_age_s=3600, now=1_800_000_000 + 3 * 3600)
+    assert not has_valid_signature(issued, b"key", max_age_s=3600, now=1_800_000_000 - 600)  # from the future
+    assert has_valid_signature(issued, b"key")  # the MAC alone
+
+
+def test_a_client_over_its_rate_gets_429_and_another_client_does_not():
+    app = create_app({"TESTING": True, "PREDICTIONS_PER_MINUTE": 60, "PREDICTIONS_BURST": 2,
+                      "KNOWN_AIRPORTS": {}, "KNOWN_CARRIERS": {}})
+    first, second = app.test_client(), app.test_client()
+    codes = [first.post("/api/predictions", json={"Origin": "x"}).status_code for _ in range(3)]
+    assert codes == [400, 400, 429]
+    assert first.post("/api/predictions", json={"Origin": "x"}).headers.get("Retry-After") == "1"
+    assert second.post("/api/predictions", json={"Origin": "x"}).status_code == 400  # its own session
+
+
+def test_the_address_limit_holds_when_a_client_drops_its_cookie():
+    app = create_app({"TESTING": True, "PREDICTIONS_PER_MINUTE": 60, "PREDICTIONS_BURST": 1,
+                      "KNOWN_AIRPORTS": {}, "KNOWN_CARRIERS": {}})
+    codes = [app.test_client().post("/api/predictions", json={"Origin": "x"}).status_code for _ in range(12)]
+    assert codes.count(400) == 10 and codes[-2:] == [429, 429]  # ADDRESS_FACTOR (10) fresh sessions

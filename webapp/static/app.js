@@ -35,10 +35,16 @@
       }
     };
     socket.onclose = function () {
+      // No reconnect until the page is used again (ensureSocket); the form still submits
+      // without a socket, and its answer is then fetched by polling.
       reserved = null;
-      button.disabled = true;
-      setTimeout(connect, 1000);
+      socket = null;
+      button.disabled = false;
     };
+  }
+
+  function ensureSocket() {
+    if (socket === null) connect();
   }
 
   // The platform's state (GET /api/status): shown until it serves, checked again every 5 s.
@@ -150,7 +156,11 @@
       status.textContent = "Waiting for the prediction…";
       text("band", "");
       chart.replaceChildren();
-      socket.send(JSON.stringify({type: "submitted", UUID: answer.UUID}));
+      if (socket && socket.readyState === WebSocket.OPEN && answer.UUID === reserved) {
+        socket.send(JSON.stringify({type: "submitted", UUID: answer.UUID}));
+      } else {
+        poll(answer.UUID);
+      }
     } else if (answer.errors) {
       showErrors(answer.errors);
       if (answer.errors.UUID && socket) socket.close();  // get a fresh reservation
@@ -161,6 +171,8 @@
     }
   });
 
+  form.addEventListener("focusin", ensureSocket);
+  form.addEventListener("input", ensureSocket);
   connect();
   checkStatus();
 })();

@@ -1,0 +1,156 @@
+"""supervisord: its configuration (one program per service), its RPC, the health wait at start,
+and which processes are the platform's (marked in their environment), so that only those get a
+signal."""
+from __future__ import annotations
+
+import configparser
+import io
+import shlex
+import time
+import xmlrpc.client
+
+from embedded import services as svc
+from embedded.settings import REPO, Settings
+
+LOG_TAIL_LINES = 40
+SUPERVISED_MARK = "FLIGHTDELAY_SUPERVISED"
+
+
+class PlatformError(Exception):
+    """A start-up problem the user must act on; the message says what and where."""
+
+
+def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries: int = 10) -> str:
+    """One [program] per service: autorestart, its own log, stop the whole process group."""
+    conf = configparser.RawConfigParser()
+    conf.optionxform = str  # keys as written
+    conf["unix_http_server"] = {"file": f"{s.run}/supervisor.sock", "chmod": "0700"}
+    conf["supervisord"] = {"logfile": f"{s.logs}/supervisord.log", "logfile_maxbytes": "10MB",
+                           "pidfile": f"{s.run}/supervisord.pid", "directory": str(REPO), "loglevel": "info",
+                           "minfds": "4096", "umask": "077"}
+    conf["rpcinterface:supervisor"] = {
+        "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"}
+    conf["supervisorctl"] = {"serverurl": f"unix://{s.run}/supervisor.sock"}
+    for service in service_list:
+        nice = ["nice", "-n", str(service.nice)] if service.nice else []
+        program = {
+            "command": " ".join(_quote(part) for part in nice + service.command),
+            "priority": str(service.priority),
+            "directory": str(service.directory or s.state),
+            "autostart": "true" if service.autostart else "false", "autorestart": "true", "startsecs": "3",
+            "startretries": str(start_retries),
+            "stopasgroup": "true", "killasgroup": "true", "stopwaitsecs": "30",
+            "redirect_stderr": "true", "stdout_logfile": f"{s.logs}/{service.name}.log",
+            "stdout_logfile_maxbytes": "20MB", "stdout_logfile_backups": "2", "stopsignal": service.stopsignal,
+        }
+        if service.user:
+            program["user"] = service.user
+        if service.environment:
+            program["environment"] = ",".join(f'{k}="{v}"' for k, v in service.environment.items())
+        conf[f"program:{service.name}"] = program
+    text = io.StringIO()
+    conf.write(text)
+    return text.getvalue()
+
+
+def _quote(part: str) -> str:
+    # supervisord splits command= with shlex; '%' must be doubled for its own expansion.
+    return shlex.quote(part).replace("%", "%%")
+
+
+def supervisor(s: Settings) -> xmlrpc.client.ServerProxy:
+    from supervisor.xmlrpc import SupervisorTransport
+
+    transport = SupervisorTransport(None, None, f"unix://{s.run}/supervisor.sock")
+    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+
+def supervisord_pid(s: Settings) -> int | None:
+    """The pid in supervisord's pidfile if that process is our supervisord: a stale pidfile's pid
+    may since belong to another process, which must never get our signals."""
+    try:
+        pid = int((s.run / "supervisord.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return pid if is_ours(s, pid) else None
+
+
+def is_ours(s: Settings, pid: int) -> bool:
+    """Whether `pid` is a process of this platform: it carries SUPERVISED_MARK=<state folder>."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).environ().get(SUPERVISED_MARK) == str(s.state)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+def process_states(s: Settings) -> dict[str, dict]:
+    return {info["name"]: info for info in supervisor(s).supervisor.getAllProcessInfo()}
+
+
+def log_tail(s: Settings, name: str, lines: int = LOG_TAIL_LINES) -> str:
+    path = s.logs / f"{name}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_healthy(s: Settings, service_list: list[svc.Service]) -> dict[str, float]:
+    """Wait for each service's check, printing what is awaited; fail with the log tail."""
+    started = time.monotonic()
+    ready_at: dict[str, float] = {}
+    for service in service_list:
+        deadline = time.monotonic() + service.timeout
+        last_print = 0.0
+        if not service.autostart:
+            # The held-back services wait for the same ones (those started at once): start them together.
+            states = process_states(s)
+            for later in service_list[service_list.index(service):]:
+                if not later.autostart and states[later.name]["statename"] in ("STOPPED", "EXITED"):
+                    print(f"  starting {later.name} (the services it waits for are healthy)", flush=True)
+                    supervisor(s).supervisor.startProcess(later.name, False)
+        while True:
+            state = process_states(s)[service.name]
+            if state["statename"] in ("FATAL",):
+                raise PlatformError(
+                    f"{service.name} failed to start ({state['statename']}); last lines of "
+                    f"{s.logs}/{service.name}.log:\n{log_tail(s, service.name)}"
+                )
+            reason = ""
+            if state["statename"] == "RUNNING":
+                try:
+                    service.check()
+                    break
+                except svc.Unhealthy as exc:
+                    reason = str(exc)
+            else:
+                reason = state["statename"].lower()
+            now = time.monotonic()
+            if now > deadline:
+                raise PlatformError(
+                    f"{service.name} not healthy after {service.timeout}s ({reason}); last lines of "
+                    f"{s.logs}/{service.name}.log:\n{log_tail(s, service.name)}"
+                )
+            if now - last_print >= 10:
+                print(f"  waiting for {service.name} ({reason[:120]}) ... {now - started:.0f}s", flush=True)
+                last_print = now
+            time.sleep(1)
+        ready_at[service.name] = time.monotonic() - started
+        print(f"  ok  {service.name:<22} healthy at {ready_at[service.name]:6.1f}s", flush=True)
+    return ready_at
+
+
+def our_processes(s: Settings) -> list[int]:
+    """PIDs of the platform's processes: supervisord and everything it started (they inherit
+    FLIGHTDELAY_SUPERVISED=<state folder> from it; a test's own Spark JVM does not)."""
+    import psutil
+
+    mine = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.environ().get(SUPERVISED_MARK) == str(s.state):
+                mine.append(proc.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return mine

@@ -1,0 +1,34 @@
+"""`platformctl env` masks secrets: whole values of secret variables, passwords inside URLs."""
+from __future__ import annotations
+
+import pytest
+
+from embedded.environment import exports, masked
+from embedded.settings import load
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("AIRFLOW__CORE__FERNET_KEY", "abc=", "***"),
+    ("AIRFLOW__API_AUTH__JWT_SECRET", "s3cret", "***"),
+    ("FLIGHTDELAY_WEBAPP_SECRET_KEY", "k", "***"),
+    ("AIRFLOW_CONN_MONGO_DEFAULT", "mongo://u:p@127.0.0.1:27017", "***"),
+    ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "postgresql+psycopg2://flightdelay:pw@127.0.0.1:5433/airflow",
+     "postgresql+psycopg2://flightdelay:***@127.0.0.1:5433/airflow"),
+    ("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000", "http://127.0.0.1:5000"),
+    ("PATH", "/usr/bin:/bin", "/usr/bin:/bin"),
+])
+def test_masked(key, value, expected):
+    assert masked(key, value) == expected
+
+
+def test_exports_show_no_generated_secret_unless_asked():
+    s = load()
+    secrets_dir = s.state / "secrets"
+    if not secrets_dir.exists():
+        pytest.skip("no generated secrets yet (make run makes them)")
+    text = "\n".join(exports(s))
+    for path in secrets_dir.iterdir():
+        value = path.read_text().strip()
+        assert value not in text, f"secret {path.name} printed"
+    assert any(path.read_text().strip() in "\n".join(exports(s, show_secrets=True))
+               for path in secrets_dir.iterdir())
