@@ -52,7 +52,9 @@ def spark(platform):
 
 
 def mongo_counts(mongo, uuids: list[str]) -> Counter:
-    return Counter(d["UUID"] for d in mongo.find({"UUID": {"$in": uuids}}, {"UUID": 1}))
+    """One lookup by equality per UUID: FerretDB serves those from its index, while an `$in`
+    filter scans the whole collection (minutes at 2 million documents)."""
+    return Counter(d["UUID"] for uuid in uuids for d in mongo.find({"UUID": uuid}, {"UUID": 1}))
 
 
 def cassandra_counts(cassandra, uuids: list[str]) -> Counter:
