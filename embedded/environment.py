@@ -90,7 +90,10 @@ def render_configs(s: Settings) -> None:
             continue
         target = s.conf / template.relative_to(EMBEDDED / "conf")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(string.Template(template.read_text()).substitute(mapping))
+        # Created 0600 (nifi.properties holds the sensitive-properties key): replaced, not rewritten.
+        target.unlink(missing_ok=True)
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(string.Template(template.read_text()).substitute(mapping))
 
 
 def masked(key: str, value: str) -> str:
