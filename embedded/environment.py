@@ -7,7 +7,7 @@ import os
 import re
 import string
 
-from embedded.settings import EMBEDDED, REPO, Settings
+from embedded.settings import EMBEDDED, REPO, Settings, write_private
 
 # What `platformctl env` prints, and which of those values are secrets (masked unless asked).
 EXPORTED = ("AIRFLOW", "FLIGHTDELAY", "MLFLOW", "HADOOP", "JAVA_HOME", "PYTHONPATH", "SPARK", "PYSPARK", "PATH",
@@ -92,8 +92,7 @@ def render_configs(s: Settings) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         # Created 0600 (nifi.properties holds the sensitive-properties key): replaced, not rewritten.
         target.unlink(missing_ok=True)
-        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-            out.write(string.Template(template.read_text()).substitute(mapping))
+        write_private(target, string.Template(template.read_text()).substitute(mapping))
 
 
 def masked(key: str, value: str) -> str:

@@ -120,15 +120,24 @@ class Settings:
 
     def secret(self, name: str, fernet: bool = False) -> str:
         """A generated secret kept in the state folder (created on first use, never in git).
-        `fernet`: 32 random bytes in padded url-safe base64, the form Fernet keys need."""
+        `fernet`: in the form Fernet keys need (fernet_key)."""
         path = self.state / "secrets" / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            value = base64.urlsafe_b64encode(os.urandom(32)).decode() if fernet else secrets.token_urlsafe(32)
-            # created 0600: never readable by others, not even between a write and a chmod
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
-                out.write(value)
+            write_private(path, fernet_key() if fernet else secrets.token_urlsafe(32))
         return path.read_text().strip()
+
+
+def fernet_key() -> str:
+    """32 random bytes in padded url-safe base64, the form Fernet keys need."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def write_private(path: Path, text: str) -> None:
+    """Create `path` (it must not exist) with mode 0600 from the start: never readable by others,
+    not even between a write and a chmod."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(text)
 
 
 def load() -> Settings:

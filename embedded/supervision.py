@@ -80,7 +80,16 @@ def is_ours(s: Settings, pid: int) -> bool:
     import psutil
 
     try:
-        return psutil.Process(pid).environ().get(SUPERVISED_MARK) == str(s.state)
+        return _carries_mark(s, psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _carries_mark(s: Settings, proc) -> bool:
+    import psutil
+
+    try:
+        return proc.environ().get(SUPERVISED_MARK) == str(s.state)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 
@@ -146,11 +155,4 @@ def our_processes(s: Settings) -> list[int]:
     FLIGHTDELAY_SUPERVISED=<state folder> from it; a test's own Spark JVM does not)."""
     import psutil
 
-    mine = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.environ().get(SUPERVISED_MARK) == str(s.state):
-                mine.append(proc.pid)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return mine
+    return [proc.pid for proc in psutil.process_iter(["pid"]) if _carries_mark(s, proc)]
