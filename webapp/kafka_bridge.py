@@ -29,11 +29,15 @@ log = logging.getLogger(__name__)
 MINUTES = 1 << 24  # the issue minute is kept in 3 bytes (it wraps after 31 years)
 
 
+def _minute(now: float | None) -> int:
+    return int((time.time() if now is None else now) // 60) % MINUTES
+
+
 def signed_uuid(secret: bytes, now: float | None = None) -> str:
     """A version-4-shaped UUID: 3 bytes of its minute of issue, 36 random bits, and a MAC of those
     first 8 bytes in the last 8."""
     head = bytearray(os.urandom(8))
-    head[0:3] = (int((time.time() if now is None else now) // 60) % MINUTES).to_bytes(3, "big")
+    head[0:3] = _minute(now).to_bytes(3, "big")
     head[6] = (head[6] & 0x0F) | 0x40  # version 4
     return str(uuid.UUID(bytes=bytes(head) + _mac(secret, bytes(head))))
 
@@ -49,7 +53,7 @@ def has_valid_signature(request_id: str, secret: bytes, max_age_s: float | None 
         return False
     if max_age_s is None:
         return True
-    age_minutes = (int((time.time() if now is None else now) // 60) - int.from_bytes(raw[0:3], "big")) % MINUTES
+    age_minutes = (_minute(now) - int.from_bytes(raw[0:3], "big")) % MINUTES
     return age_minutes <= max_age_s / 60 + 1
 
 

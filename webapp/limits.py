@@ -36,7 +36,7 @@ class RateLimiter:
             tokens = min(self.burst * scale, tokens + (now - at) * self.rate * scale)
             allowed = tokens >= 1
             self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-            if len(self._buckets) > self.max_keys:  # forget the fullest buckets' owners first
+            if len(self._buckets) > self.max_keys:  # forget the key seen first (insertion order)
                 self._buckets.pop(next(iter(self._buckets)))
             return allowed
 
