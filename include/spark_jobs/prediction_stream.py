@@ -14,11 +14,12 @@ import sys
 from dataclasses import MISSING, fields
 
 from flightdelay.stream.app import serve
-from flightdelay.stream.options import StreamOptions
+from flightdelay.model_cache import MODEL_CACHE
+from flightdelay.stream.options import CHECKPOINTS, StreamOptions
 
 HELP = {
-    "checkpoint_root": "default: <hdfs>/user/spark/checkpoints/prediction_stream",
-    "model_cache": "default: <hdfs>/user/spark/models",
+    "checkpoint_root": f"default: <hdfs>{CHECKPOINTS}",
+    "model_cache": f"default: <hdfs>{MODEL_CACHE}",
     "query_prefix": "prefix of query names, checkpoints and the transactional id",
     "respond_mode": "realtime: Spark's real-time mode; microbatch: a Kafka transaction per micro-batch",
     "realtime_checkpoint": "real-time mode batch (checkpoint) interval",

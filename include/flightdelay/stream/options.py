@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flightdelay.config import CHAMPION_ALIAS, NAMES
+from flightdelay.model_cache import MODEL_CACHE
+
+CHECKPOINTS = "/user/spark/checkpoints/prediction_stream"  # under --hdfs unless --checkpoint-root
 
 
 @dataclass(frozen=True)
@@ -15,8 +18,8 @@ class StreamOptions:
     cassandra_port: int = 9042
     model_name: str = NAMES.model_name
     alias: str = CHAMPION_ALIAS
-    checkpoint_root: str = ""  # "": <hdfs>/user/spark/checkpoints/prediction_stream
-    model_cache: str = ""  # "": <hdfs> + model_cache.MODEL_CACHE
+    checkpoint_root: str = ""  # "": <hdfs> + CHECKPOINTS
+    model_cache: str = ""  # "": <hdfs> + MODEL_CACHE
     query_prefix: str = ""  # prefix of query names, checkpoints and the transactional id
     respond_mode: str = "realtime"  # or "microbatch"
     realtime_checkpoint: str = "300 seconds"
@@ -30,13 +33,11 @@ class StreamOptions:
     lease_minutes: float = 0.0  # stop cleanly after this long; 0: never
 
     def __post_init__(self) -> None:
-        from flightdelay.model_cache import MODEL_CACHE
-
         hdfs = self.hdfs.rstrip("/")
         if not self.model_cache:
             object.__setattr__(self, "model_cache", f"{hdfs}{MODEL_CACHE}")
         if not self.checkpoint_root:
-            object.__setattr__(self, "checkpoint_root", f"{hdfs}/user/spark/checkpoints/prediction_stream")
+            object.__setattr__(self, "checkpoint_root", f"{hdfs}{CHECKPOINTS}")
 
     def checkpoint(self, query: str) -> str:
         """The checkpoint folder of `query` (respond, store, archive) under this job's prefix."""
