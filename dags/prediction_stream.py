@@ -18,11 +18,13 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, t
 from flightdelay.assets import CHAMPION_MODEL
 from flightdelay.config import (CASSANDRA_CONN_ID, KAFKA_CONN_ID, MONGO_CONN_ID, NAMES, WEBHDFS_CONN_ID, hdfs_url,
                                 spark_jars, stream_checkpoint_root)
-from flightdelay.spark_jobs import spark_job
+from flightdelay.spark_jobs import class_archive_options, spark_job
 
 MAX_LEASE_MINUTES = 720
-# The Spark UI of the stream (binds SPARK_LOCAL_IP, 127.0.0.1 embedded).
-STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPARK_UI_PORT", "8080")}
+# The Spark UI of the stream (binds SPARK_LOCAL_IP, 127.0.0.1 embedded); the driver's class
+# archive, chosen when the task runs (spark_jobs.class_archive_options).
+STREAM_CONF = {"spark.ui.enabled": "true", "spark.ui.port": os.environ.get("SPARK_UI_PORT", "8080"),
+               "spark.driver.extraJavaOptions": "{{ class_archive_options('prediction_stream') }}"}
 
 
 def conn(conn_id: str, field: str) -> str:
@@ -41,6 +43,7 @@ def conn(conn_id: str, field: str) -> str:
     # 5-minute run waited in the queue behind the job for the length of its lease.
     max_active_runs=2,
     tags=["streaming", "spark", "serving"],
+    user_defined_macros={"class_archive_options": class_archive_options},
     default_args={"owner": "serving", "retries": 3, "retry_delay": timedelta(seconds=30)},
     params={
         "model_name": Param(NAMES.model_name, type="string"),

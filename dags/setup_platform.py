@@ -3,7 +3,8 @@
 Prepares every service for serving, idempotently; `make run` triggers it at each platform start
 and waits for it (active from the first parse). Creates the Kafka topics, the HDFS folders, the
 Cassandra schema and the MongoDB UUID index, and deploys and starts the NiFi flow through NiFi's
-REST API (`NifiHook`, connection nifi_default). Then:
+REST API (`NifiHook`, connection nifi_default); `make run` triggers it before Cassandra, MongoDB
+and NiFi are healthy, so their tasks wait for them (platform_setup.when_up). Then:
 - a champion: once the topics and folders exist, it starts prediction_stream, unless a run of it
   is active or the DAG is paused (the other services are set up meanwhile);
 - no `champion` in the registry: the first-start bootstrap, once every service is set up and no
@@ -24,6 +25,8 @@ from flightdelay.config import (
 )
 from flightdelay.serving_status import BOOTSTRAP_MONTHS, BOOTSTRAP_SOURCE
 
+# The stream's path goes first when the DAG's task slots are taken by tasks waiting for a service.
+FIRST = {"priority_weight": 100, "weight_rule": "absolute"}
 CHAIN = ("download_flights", "validate_flights", "build_features", "train_model", "evaluate_model")
 ACTIVE = ["queued", "running"]
 
@@ -42,7 +45,7 @@ ACTIVE = ["queued", "running"]
                                description="with no champion: download, train and promote the first model")},
 )
 def setup_platform():
-    @task
+    @task(**FIRST)
     def create_topics() -> list[str]:
         from airflow.providers.apache.kafka.hooks.client import KafkaAdminClientHook
 
@@ -51,7 +54,7 @@ def setup_platform():
         admin = KafkaAdminClientHook(kafka_config_id=KAFKA_CONN_ID).get_conn
         return platform_setup.create_topics(admin, platform_setup.platform_topics())
 
-    @task
+    @task(**FIRST)
     def make_hdfs_folders() -> list[str]:
         from airflow.providers.apache.hdfs.hooks.webhdfs import WebHDFSHook
 
@@ -65,7 +68,18 @@ def setup_platform():
 
         from flightdelay import sinks
 
-        hook = CassandraHook(cassandra_conn_id=CASSANDRA_CONN_ID)
+        from flightdelay.platform_setup import when_up
+
+        def connect() -> CassandraHook:
+            hook = CassandraHook(cassandra_conn_id=CASSANDRA_CONN_ID)  # a failed one keeps its shut-down cluster
+            try:
+                hook.get_conn()
+            except Exception:
+                hook.shutdown_cluster()
+                raise
+            return hook
+
+        hook = when_up(connect, "Cassandra")
         try:
             return len(sinks.apply_cassandra_schema(hook.get_conn(), NAMES.cassandra_keyspace))
         finally:
@@ -77,19 +91,25 @@ def setup_platform():
 
         from flightdelay import sinks
 
+        from flightdelay.platform_setup import when_up
+
         client = MongoHook(mongo_conn_id=MONGO_CONN_ID).get_conn()
-        return sinks.ensure_mongo_index(client[NAMES.mongo_database][NAMES.mongo_collection])
+        return when_up(lambda: sinks.ensure_mongo_index(client[NAMES.mongo_database][NAMES.mongo_collection]),
+                       "MongoDB")
 
     @task
     def deploy_nifi_flow() -> str:
         from flightdelay import nifi_flow
         from flightdelay_provider.hooks.nifi import NifiHook
 
-        group_id = NifiHook(nifi_conn_id=NIFI_CONN_ID).deploy_flow(nifi_flow.platform_flow(), nifi_flow.GROUP_NAME)
+        from flightdelay.platform_setup import when_up
+
+        hook = NifiHook(nifi_conn_id=NIFI_CONN_ID)
+        group_id = when_up(lambda: hook.deploy_flow(nifi_flow.platform_flow(), nifi_flow.GROUP_NAME), "NiFi")
         print(f"NiFi flow {nifi_flow.GROUP_NAME} running (process group {group_id})")
         return group_id
 
-    @task.branch
+    @task.branch(**FIRST)
     def choose_start(params: dict) -> str | None:
         from flightdelay.serving_status import Registry
 
@@ -130,7 +150,7 @@ def setup_platform():
         conf={"source": BOOTSTRAP_SOURCE, "start_month": BOOTSTRAP_MONTHS[0], "end_month": BOOTSTRAP_MONTHS[-1]},
     )
 
-    @task.short_circuit
+    @task.short_circuit(**FIRST)
     def stream_idle(ti=None) -> bool:
         from flightdelay.serving_status import stream_task_active
 
@@ -142,7 +162,7 @@ def setup_platform():
         return active == 0
 
     start_stream = TriggerDagRunOperator(task_id="start_prediction_stream", trigger_dag_id="prediction_stream",
-                                         logical_date=None)
+                                         logical_date=None, **FIRST)
 
     # With a champion the stream starts as soon as its topics and folders exist; the bootstrap
     # waits for every service and for the training chain to be idle.

@@ -26,6 +26,7 @@ def environment(s: Settings) -> dict[str, str]:
         # One key for every web server process: each checks the UUIDs the others reserved.
         "FLIGHTDELAY_WEBAPP_SECRET_KEY": s.secret("webapp_secret_key"),
         "FLIGHTDELAY_SPARK_JARS": ",".join(s.spark_jars()),
+        "FLIGHTDELAY_JVM_ARCHIVES": str(s.data / "jvm-archives"),  # spark_jobs.class_archive_options
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "include"), str(REPO / "plugins")]),
         "PATH": f"{s.venv_bin}{os.pathsep}{env.get('PATH', '')}",
         "JAVA_HOME": str(s.java17.parent.parent),

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import xmlrpc.client
 
@@ -49,21 +50,42 @@ def start(s: Settings) -> int:
     else:
         print("Platform already running; checking health", flush=True)
         rpc = supervisor(s)
-        later = {service.name for service in service_list if not service.autostart}  # wait_healthy's
+        later = {service.name for service in service_list if service.after}  # wait_healthy starts them
         for name, info in process_states(s).items():
             if info["statename"] not in ("RUNNING", "STARTING") and name not in later:
                 rpc.supervisor.startProcess(name, False)
-    wait_healthy(s, service_list)
+    wait = os.environ.get("WAIT", "serving")
+    ready_at: dict[str, float] = {}
+    failed: list[PlatformError] = []
+
+    def watch() -> None:
+        try:
+            wait_healthy(s, service_list, ready_at)
+        except PlatformError as exc:
+            failed.append(exc)
+
+    watcher = threading.Thread(target=watch, name="health", daemon=True)
+    watcher.start()
+    # setup_platform's tasks wait for the setup_waits services: trigger it without them.
+    needed = {service.name for service in service_list if wait == "services" or not service.setup_waits}
+    while watcher.is_alive() and not needed <= ready_at.keys():
+        time.sleep(0.2)
+    if failed:
+        raise failed[0]
+    print(f"\nServices that the start needs are healthy ({', '.join(sorted(needed))}); the others start meanwhile.")
+    try:
+        startup.start_and_wait(s, wait, after_setup=lambda: prepare_ferretdb_lookup(s))
+    except startup.StageFailed as exc:
+        raise (failed[0] if failed else PlatformError(str(exc))) from exc  # a service that failed says more
+    watcher.join()
+    if failed:
+        raise failed[0]
     print("\nAll services healthy:")
     for service in service_list:
         if service.url:
             print(f"  {service.name:<20} {service.url}")
     print(f"  {'airflow login':<20} admin / password in {s.airflow_home}/simple_auth_manager_passwords.json.generated")
-    print(f"  {'logs':<20} {s.logs}/<service>.log\n")
-    try:
-        startup.start_and_wait(s, os.environ.get("WAIT", "serving"), after_setup=lambda: prepare_ferretdb_lookup(s))
-    except startup.StageFailed as exc:
-        raise PlatformError(str(exc)) from exc
+    print(f"  {'logs':<20} {s.logs}/<service>.log")
     print(f"\nThe form answers: http://127.0.0.1:{s.port('WEBAPP_PORT')}/")
     return 0
 

@@ -69,12 +69,14 @@ class Service:
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (supervisord runs as root)
     stopsignal: str = "TERM"
-    # 10: a service off the answer's path (a sink, the metadata, the UI) yields the CPU to
-    # Kafka, the stream and the web app when they need it, so its bursts do not delay answers.
+    # 10: a service off the answer's path and off the start's (a sink, the metadata, NiFi) yields
+    # the CPU to Kafka, HDFS, Airflow, the stream and the web app, so its bursts delay neither.
     nice: int = 0
-    # False: held back until every service started at once that comes before it in the list is
-    # healthy; then wait_healthy starts all held-back services together
-    autostart: bool = True
+    # held back until these services are healthy; then wait_healthy starts it
+    after: tuple[str, ...] = ()
+    # True: setup_platform's tasks wait for it themselves, so `make run` triggers that DAG
+    # without waiting for it (it is still awaited before `make run` returns)
+    setup_waits: bool = False
 
 
 # --- health checks: each raises Unhealthy with what it saw ---------------------------------
@@ -251,7 +253,6 @@ def services(s: Settings) -> list[Service]:
             check=check_namenode(s.port("HDFS_HTTP_PORT")),
             url=f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')} (hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')})",
             priority=10,
-            nice=10,
         ),
         Service(
             name="datanode",
@@ -263,7 +264,6 @@ def services(s: Settings) -> list[Service]:
             },
             check=check_datanode(s.port("HDFS_DATANODE_HTTP_PORT")),
             priority=20,
-            nice=10,
         ),
         Service(
             name="cassandra",
@@ -284,6 +284,7 @@ def services(s: Settings) -> list[Service]:
             timeout=240,
             priority=10,
             nice=10,
+            setup_waits=True,
         ),
         Service(
             name="mongodb",
@@ -294,6 +295,7 @@ def services(s: Settings) -> list[Service]:
             url=f"mongodb://127.0.0.1:{s.port('MONGO_PORT')} (FerretDB, stored in PostgreSQL)",
             priority=10,
             nice=10,
+            setup_waits=True,
         ),
         Service(
             name="nifi",
@@ -314,6 +316,7 @@ def services(s: Settings) -> list[Service]:
             timeout=240,
             priority=20,
             nice=10,
+            setup_waits=True,
         ),
         Service(
             name="mlflow",
@@ -326,7 +329,7 @@ def services(s: Settings) -> list[Service]:
             url=f"http://127.0.0.1:{s.port('MLFLOW_PORT')}",
             environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DFS_TMP": f"{data}/mlflow/tmp"},
             priority=30,
-            nice=10,
+            # not niced: setup_platform and the stream's start ask it for the champion
         ),
         Service(
             name="airflow-api-server",
@@ -335,7 +338,8 @@ def services(s: Settings) -> list[Service]:
             check=check_http(airflow_health, airflow_component("metadatabase")),
             url=f"http://127.0.0.1:{airflow_port}",
             priority=40,
-            nice=10,
+            # not niced: a start waits for it (the scheduler starts after it, `make run` triggers
+            # setup_platform through it), and it is nearly idle once the platform serves
         ),
         *(
             Service(
@@ -347,9 +351,12 @@ def services(s: Settings) -> list[Service]:
                 # The scheduler's and triggerer's tasks report to the api-server: started before it
                 # answers, the first-parse runs' first tasks failed ("connection refused") and
                 # waited out their retry delay (2 min for train_model's) on every first start.
-                autostart=component == "dag_processor",
+                after=() if component == "dag_processor" else ("airflow-api-server",),
                 # not the scheduler: the tasks it runs (the stream's job among them) inherit its niceness
                 nice=0 if component == "scheduler" else 10,
+                # the dag-processor: the start waits for setup_platform to be listed instead
+                # (parsed before, on a restart); the triggerer: no task of the start defers
+                setup_waits=component != "scheduler",
             )
             for component, args in (
                 ("scheduler", ["scheduler", "--skip-serve-logs"]),

@@ -71,23 +71,35 @@ def failure(client: AirflowClient, dag_id: str, run: dict) -> StageFailed:
                        f"{first.get('try_number')}); last lines of its log:\n{log}")
 
 
-def run_setup(client: AirflowClient, progress: Progress) -> None:
-    run_id = client.trigger(SETUP_DAG)
-    progress.say(f"{SETUP_DAG}: triggered ({run_id})", force=True)
-    deadline = time.monotonic() + SETUP_TIMEOUT_S
-    while True:
-        run = client.run(SETUP_DAG, run_id)
-        if run["state"] == "success":
-            progress.say(f"{SETUP_DAG}: done", force=True)
-            return
-        if run["state"] == "failed":
-            raise failure(client, SETUP_DAG, run)
-        running = [ti["task_id"] for ti in client.task_instances(SETUP_DAG, run_id)
-                   if ti["state"] in ("running", "up_for_retry", "up_for_reschedule")]
-        progress.say(f"{SETUP_DAG}: {run['state']}" + (f" ({', '.join(running)})" if running else ""))
-        if time.monotonic() > deadline:
-            raise StageFailed(f"{SETUP_DAG} run {run_id} still {run['state']} after {SETUP_TIMEOUT_S} s")
-        time.sleep(POLL_S)
+class SetupRun:
+    """The setup_platform run of this start: triggered at once, followed until it is done."""
+
+    def __init__(self, client: AirflowClient, progress: Progress) -> None:
+        self.client, self.progress = client, progress
+        self.run_id = client.trigger(SETUP_DAG)
+        self.done = False
+        progress.say(f"{SETUP_DAG}: triggered ({self.run_id})", force=True)
+
+    def check(self) -> bool:
+        """True once the run succeeded; raises StageFailed if it failed."""
+        if not self.done:
+            run = self.client.run(SETUP_DAG, self.run_id)
+            if run["state"] == "failed":
+                raise failure(self.client, SETUP_DAG, run)
+            if run["state"] == "success":
+                self.done = True
+                self.progress.say(f"{SETUP_DAG}: done", force=True)
+        return self.done
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + SETUP_TIMEOUT_S
+        while not self.check():
+            running = [ti["task_id"] for ti in self.client.task_instances(SETUP_DAG, self.run_id)
+                       if ti["state"] in ("running", "up_for_retry", "up_for_reschedule")]
+            self.progress.say(f"{SETUP_DAG}: running" + (f" ({', '.join(running)})" if running else ""))
+            if time.monotonic() > deadline:
+                raise StageFailed(f"{SETUP_DAG} run {self.run_id} not done after {SETUP_TIMEOUT_S} s")
+            time.sleep(POLL_S)
 
 
 def _active_tasks(client: AirflowClient) -> list[str]:
@@ -101,8 +113,30 @@ def _active_tasks(client: AirflowClient) -> list[str]:
     return lines
 
 
-def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progress) -> bool:
-    """Follow the platform's status until it serves; False if the stream DAG is paused."""
+class ProofRequest:
+    """One request through the form's API (POST /api/predictions), followed until its answer."""
+
+    def __init__(self, s: Settings, progress: Progress) -> None:
+        from flightdelay.canary import CANARY_FIELDS
+
+        self.base = f"http://127.0.0.1:{s.port('WEBAPP_PORT')}"
+        self.started = time.monotonic()
+        response = requests.post(f"{self.base}/api/predictions", json=CANARY_FIELDS, timeout=30)
+        if response.status_code != 202:
+            raise StageFailed(f"webapp: POST /api/predictions answered {response.status_code}: "
+                              f"{response.text[:300]}")
+        self.uuid = response.json()["UUID"]
+        progress.say(f"webapp: request {self.uuid} sent, waiting for its prediction", force=True)
+
+    def answer(self) -> dict | None:
+        response = requests.get(f"{self.base}/api/predictions/{self.uuid}", timeout=30)
+        return response.json() if response.status_code == 200 else None
+
+
+def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progress, setup: SetupRun) -> bool:
+    """Follow the platform's status until the form answers: a request is sent once the stream's
+    job is starting (it waits in Kafka) and its answer proves serving. False if the stream DAG is
+    paused. The setup run goes on meanwhile (its last tasks wait for services the stream does not need)."""
     from flightdelay.config import NAMES
     from flightdelay.serving_status import Registry, read_status
 
@@ -110,12 +144,12 @@ def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progr
     registry = Registry(f"http://127.0.0.1:{s.port('MLFLOW_PORT')}")
     deadline = time.monotonic() + SERVING_TIMEOUT_S
     idle_since = None
+    proof: ProofRequest | None = None
     while True:
         status = read_status(hdfs, registry, NAMES.model_name)
-        if status["serving"]:
-            progress.say(f"{STREAM_DAG}: serving {NAMES.model_name} version {status['champion']['version']}",
-                         force=True)
-            return True
+        if proof is None and status["champion"] and status["stream"]["state"] in ("starting", "serving"):
+            proof = ProofRequest(s, progress)
+        setup.check()
         for dag_id in CHAIN[1:]:
             # Runs that failed during this start: a run failed while queued (by a test, by hand)
             # has no start_date, which start_date_gte lets through.
@@ -131,53 +165,54 @@ def wait_serving(s: Settings, client: AirflowClient, since: str, progress: Progr
                 else f"{STREAM_DAG}: waiting for the job to serve (heartbeat: {status['stream']['state']})")
         active = _active_tasks(client)
         progress.say("; ".join([step, *active]))
-        idle_since = None if active or status["stream"]["state"] == "starting" else idle_since or time.monotonic()
+        busy = active or not setup.done or status["stream"]["state"] == "starting"
+        idle_since = None if busy else idle_since or time.monotonic()
         if idle_since and time.monotonic() - idle_since > IDLE_TIMEOUT_S:
             raise StageFailed(f"nothing has run for {IDLE_TIMEOUT_S} s and the platform does not serve: "
                               f"{status['message']} (see the DAG runs in the Airflow UI)")
         if time.monotonic() > deadline:
             raise StageFailed(f"not serving after {SERVING_TIMEOUT_S} s: {status['message']}")
-        time.sleep(POLL_S)
+        polled = time.monotonic()
+        while time.monotonic() - polled < POLL_S:
+            answer = proof.answer() if proof else None
+            if answer:
+                progress.say(f"first prediction answered: {STREAM_DAG} serves {NAMES.model_name}; the request "
+                             f"sent while the job started waited {time.monotonic() - proof.started:.1f} s "
+                             f"({answer.get('PredictionLabel')})", force=True)
+                return True
+            time.sleep(0.1 if proof else POLL_S)
 
 
 def prove_answer(s: Settings, progress: Progress) -> float:
-    """POST one request to the form's API and wait for its prediction; returns milliseconds."""
-    from flightdelay.canary import CANARY_FIELDS
-
-    base = f"http://127.0.0.1:{s.port('WEBAPP_PORT')}"
-    started = time.monotonic()
-    response = requests.post(f"{base}/api/predictions", json=CANARY_FIELDS, timeout=30)
-    if response.status_code != 202:
-        raise StageFailed(f"webapp: POST /api/predictions answered {response.status_code}: {response.text[:300]}")
-    uuid = response.json()["UUID"]
-    progress.say(f"webapp: request {uuid} sent, waiting for its prediction", force=True)
-    while time.monotonic() - started < ANSWER_TIMEOUT_S:
-        answer = requests.get(f"{base}/api/predictions/{uuid}", timeout=30)
-        if answer.status_code == 200:
-            elapsed = (time.monotonic() - started) * 1000
-            progress.say(f"first prediction answered in {elapsed:.0f} ms ({answer.json().get('PredictionLabel')})",
-                         force=True)
+    """One more request through the form's API, now that it serves; returns its milliseconds."""
+    proof = ProofRequest(s, progress)
+    while time.monotonic() - proof.started < ANSWER_TIMEOUT_S:
+        answer = proof.answer()
+        if answer:
+            elapsed = (time.monotonic() - proof.started) * 1000
+            progress.say(f"the form answers: one more request answered in {elapsed:.0f} ms "
+                         f"({answer.get('PredictionLabel')})", force=True)
             return elapsed
-        time.sleep(0.05)
-    raise StageFailed(f"webapp: no prediction for {uuid} within {ANSWER_TIMEOUT_S} s; see {s.logs}/webapp.log "
+        time.sleep(0.02)
+    raise StageFailed(f"webapp: no prediction for {proof.uuid} within {ANSWER_TIMEOUT_S} s; see {s.logs}/webapp.log "
                       f"and the {STREAM_DAG} task log in Airflow")
 
 
 def start_and_wait(s: Settings, wait: str, after_setup: Callable[[], None]) -> None:
-    """Trigger setup_platform and wait for it; then, unless `wait` is "services", wait until the
-    platform serves and a request sent through the web API is answered."""
+    """Trigger setup_platform; unless `wait` is "services", wait until the platform serves and a
+    request sent through the web API is answered; then wait for setup_platform to be done."""
     progress = Progress()
     since = datetime.now(timezone.utc).isoformat()
     print("First-start and serving checks (each step is a DAG run in the Airflow UI):", flush=True)
     client = _airflow(s, progress)
     clear_stop_request(s)
-    run_setup(client, progress)
-    after_setup()
+    setup = SetupRun(client, progress)
     if wait == "services":
         progress.say("WAIT=services: not waiting for the stream to serve", force=True)
-        return
-    if wait_serving(s, client, since, progress):
+    elif wait_serving(s, client, since, progress, setup):
         prove_answer(s, progress)
+    setup.wait()
+    after_setup()
 
 
 def _webhdfs(s: Settings):

@@ -37,7 +37,7 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries
             "command": " ".join(_quote(part) for part in nice + service.command),
             "priority": str(service.priority),
             "directory": str(service.directory or s.state),
-            "autostart": "true" if service.autostart else "false", "autorestart": "true", "startsecs": "3",
+            "autostart": "false" if service.after else "true", "autorestart": "true", "startsecs": "3",
             "startretries": str(start_retries),
             "stopasgroup": "true", "killasgroup": "true", "stopwaitsecs": "30",
             "redirect_stderr": "true", "stdout_logfile": f"{s.logs}/{service.name}.log",
@@ -105,48 +105,52 @@ def log_tail(s: Settings, name: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_healthy(s: Settings, service_list: list[svc.Service]) -> dict[str, float]:
-    """Wait for each service's check, printing what is awaited; fail with the log tail."""
+def wait_healthy(s: Settings, service_list: list[svc.Service],
+                 ready_at: dict[str, float] | None = None) -> dict[str, float]:
+    """Watch every service at once until each one's check passes, printing what is awaited; start
+    a held-back service once those it waits for (`after`) are healthy; fail with the log tail.
+    Fills `ready_at` (service -> seconds) as they become healthy, for a caller in another thread."""
     started = time.monotonic()
-    ready_at: dict[str, float] = {}
-    for service in service_list:
-        deadline = time.monotonic() + service.timeout
-        last_print = 0.0
-        if not service.autostart:
-            # The held-back services wait for the same ones (those started at once): start them together.
-            states = process_states(s)
-            for later in service_list[service_list.index(service):]:
-                if not later.autostart and states[later.name]["statename"] in ("STOPPED", "EXITED"):
-                    print(f"  starting {later.name} (the services it waits for are healthy)", flush=True)
-                    supervisor(s).supervisor.startProcess(later.name, False)
-        while True:
-            state = process_states(s)[service.name]
-            if state["statename"] in ("FATAL",):
-                raise PlatformError(
-                    f"{service.name} failed to start ({state['statename']}); last lines of "
-                    f"{s.logs}/{service.name}.log:\n{log_tail(s, service.name)}"
-                )
-            reason = ""
+    ready_at = {} if ready_at is None else ready_at
+    deadlines = {service.name: started + service.timeout for service in service_list}
+    reasons: dict[str, str] = {}
+    last_print = started
+    while len(ready_at) < len(service_list):
+        states = process_states(s)
+        for service in service_list:
+            if service.name in ready_at:
+                continue
+            state = states[service.name]
+            if service.after and state["statename"] in ("STOPPED", "EXITED"):
+                if all(name in ready_at for name in service.after):
+                    print(f"  starting {service.name} ({', '.join(service.after)} healthy)", flush=True)
+                    supervisor(s).supervisor.startProcess(service.name, False)
+                    deadlines[service.name] = time.monotonic() + service.timeout
+                reasons[service.name] = f"waits for {', '.join(n for n in service.after if n not in ready_at)}"
+                continue
+            if state["statename"] == "FATAL":
+                raise PlatformError(f"{service.name} failed to start (FATAL); last lines of "
+                                    f"{s.logs}/{service.name}.log:\n{log_tail(s, service.name)}")
             if state["statename"] == "RUNNING":
                 try:
                     service.check()
-                    break
+                    ready_at[service.name] = time.monotonic() - started
+                    print(f"  ok  {service.name:<22} healthy at {ready_at[service.name]:6.1f}s", flush=True)
+                    continue
                 except svc.Unhealthy as exc:
-                    reason = str(exc)
+                    reasons[service.name] = str(exc)
             else:
-                reason = state["statename"].lower()
-            now = time.monotonic()
-            if now > deadline:
-                raise PlatformError(
-                    f"{service.name} not healthy after {service.timeout}s ({reason}); last lines of "
-                    f"{s.logs}/{service.name}.log:\n{log_tail(s, service.name)}"
-                )
-            if now - last_print >= 10:
-                print(f"  waiting for {service.name} ({reason[:120]}) ... {now - started:.0f}s", flush=True)
-                last_print = now
-            time.sleep(1)
-        ready_at[service.name] = time.monotonic() - started
-        print(f"  ok  {service.name:<22} healthy at {ready_at[service.name]:6.1f}s", flush=True)
+                reasons[service.name] = state["statename"].lower()
+            if time.monotonic() > deadlines[service.name]:
+                raise PlatformError(f"{service.name} not healthy after {service.timeout}s ({reasons[service.name]}); "
+                                    f"last lines of {s.logs}/{service.name}.log:\n{log_tail(s, service.name)}")
+        now = time.monotonic()
+        if len(ready_at) < len(service_list) and now - last_print >= 10:
+            waiting = [f"{service.name} ({reasons.get(service.name, 'starting')[:80]})" for service in service_list
+                       if service.name not in ready_at]
+            print(f"  waiting for {'; '.join(waiting)} ... {now - started:.0f}s", flush=True)
+            last_print = now
+        time.sleep(0.5)
     return ready_at
 
 

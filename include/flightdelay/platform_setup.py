@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import time
+from typing import Any, Callable, TypeVar
 
 from flightdelay.config import NAMES
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The stream's own topic of committed respond batches (flightdelay.replay) is made by the job.
 HDFS_FOLDERS = (NAMES.hdfs_prediction_dir, "/user/spark/checkpoints", "/user/spark/status", "/data")
+
+
+def when_up(action: Callable[[], T], service: str, timeout_s: float = 300, interval_s: float = 3) -> T:
+    """action() once `service` answers: `make run` triggers setup_platform as soon as Airflow,
+    Kafka, HDFS and MLflow are healthy, and the sinks and NiFi may still be starting. Retries
+    any error until `timeout_s`, then raises the last one."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return action()
+        except Exception as exc:  # the service's client raises its own kinds while it boots
+            if time.monotonic() > deadline:
+                raise
+            print(f"waiting for {service}: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
+            time.sleep(interval_s)
 
 
 def platform_topics() -> list[str]:

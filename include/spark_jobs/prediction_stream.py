@@ -20,6 +20,7 @@ from flightdelay.stream.options import CHECKPOINTS, StreamOptions
 HELP = {
     "checkpoint_root": f"default: <hdfs>{CHECKPOINTS}",
     "model_cache": f"default: <hdfs>{MODEL_CACHE}",
+    "model_snapshots": "default: <checkpoint-root>/model-snapshots (a model's snapshot loads in about a second)",
     "query_prefix": "prefix of query names, checkpoints and the transactional id",
     "respond_mode": "realtime: Spark's real-time mode; microbatch: a Kafka transaction per micro-batch",
     "realtime_checkpoint": "real-time mode batch (checkpoint) interval",

@@ -97,3 +97,33 @@ def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
     after = [r.prediction for r in loaded.transform(train).collect()]
     assert before == after
     assert loaded.stages[0].getOrDefault("path") == arrivals_path  # the arrivals lookup reads it when scoring
+
+
+def test_model_snapshot_scores_like_the_saved_model(local_spark, tmp_path):
+    """The stream's snapshot (JVM stages Java-serialized, Python stages by their params) rebuilds
+    a pipeline that predicts exactly what the fitted one does, Python stages' params included."""
+    import os
+    import stat
+
+    from flightdelay import model_cache
+
+    train = _training_rows(local_spark)
+    arrivals_path = f"file://{tmp_path}/arrivals"
+    model = build_pipeline(TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32,
+                                       arrivals_path=arrivals_path)).fit(train)
+    snapshot = f"file://{tmp_path}/snapshots/m/1-run"
+    assert model_cache.load_snapshot(local_spark, snapshot) is None  # none yet: the caller loads the saved model
+    model_cache.save_snapshot(local_spark, model, snapshot)
+    loaded = model_cache.load_snapshot(local_spark, snapshot)
+    assert [type(stage) for stage in loaded.stages] == [type(stage) for stage in model.stages]
+    assert [r.probability for r in loaded.transform(train).collect()] == \
+        [r.probability for r in model.transform(train).collect()]
+    assert loaded.stages[0].getOrDefault("path") == arrivals_path
+    assert stat.S_IMODE(os.stat(tmp_path / "snapshots" / "m" / "1-run").st_mode) == 0o700
+
+
+def test_model_snapshot_rebuilds_only_the_projects_python_stages():
+    from flightdelay import model_cache
+
+    with pytest.raises(ValueError, match="outside"):
+        model_cache.python_stage({"module": "os", "class": "system", "uid": "x", "params": {}})

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from pyspark.sql import SparkSession
@@ -47,6 +48,14 @@ def session(options: StreamOptions) -> SparkSession:
     return builder.getOrCreate()
 
 
+def load_airports(spark: SparkSession, options: StreamOptions):
+    """The airports' coordinates from the lake, cached (the respond query joins them for Distance)."""
+    airports = spark.read.csv(f"{options.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True).select(
+        "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
+    log.warning("airports loaded: %s", airports.count())
+    return airports
+
+
 def serve(options: StreamOptions) -> int:
     """Run the three queries until the lease ends or `make stop` asks; 1 if a query failed."""
     spark = session(options)
@@ -58,28 +67,39 @@ def serve(options: StreamOptions) -> int:
         return 0
     heartbeat.write("starting", model=options.model_name)
     topics.ensure_commit_topic(options.bootstrap_servers)
-    airports = spark.read.csv(f"{options.hdfs.rstrip('/')}{lake.AIRPORTS}", header=True).select(
-        "faa", F.col("lat").cast("double").alias("lat"), F.col("lon").cast("double").alias("lon")).cache()
-    log.warning("airports loaded: %s", airports.count())
     realtime = options.respond_mode == "realtime"
+    # The start's three reads overlap: the requests answered since the last commit (a Kafka read
+    # in Python), the airports (a first Spark job) and the champion (loaded here, then checked).
+    pool = ThreadPoolExecutor(2, thread_name_prefix="start")
+    answered = pool.submit(respond.answered_since_commit, spark, options)
+    airports_read = pool.submit(load_airports, spark, options)
+    pool.shutdown(wait=False)
     validator = contract_sql.with_request if realtime else respond.python_contract
 
     def load(client, name: str, version: str):
-        return model_cache.load_pipeline(spark, client, name, version, options.model_cache)
+        return model_cache.load_pipeline(spark, client, name, version, options.model_cache, options.model_snapshots)
+
+    def loaded_airports():
+        try:
+            return airports_read.result()
+        except Exception as exc:  # not the model's fault: no version may be rejected for it
+            raise SystemExit(f"the airports table {lake.AIRPORTS} is not readable: {exc}") from exc
 
     champion = Champion(options.model_name, options.alias, options.model_poll_seconds, load,
-                        check=lambda model, version: check_model(spark, model, version, airports, validator))
+                        check=lambda model, version: check_model(spark, model, version, loaded_airports(), validator))
     champion.wait(options.model_wait_minutes * 60)
+    airports = loaded_airports()
 
     if realtime:
-        def start_respond():
-            return respond.start_realtime(spark, options, champion, airports)
+        def start_respond(answered=None):
+            return respond.start_realtime(spark, options, champion, airports, answered)
     else:
         responder = respond.TransactionalResponder(options, champion)
 
-        def start_respond():
-            return respond.start_microbatch(spark, options, champion, airports, responder)
-    responding = start_respond()
+        def start_respond(answered=None):
+            return respond.start_microbatch(spark, options, champion, airports, responder, answered)
+    responding = start_respond(answered.result())
+    sink_queries.wait_for_stores(options)
     others = [sink_queries.start_store(spark, options), sink_queries.start_archive(spark, options)]
     log.warning("started queries %s; serving %s version %s", [responding.name] + [q.name for q in others],
                 options.model_name, champion.version)

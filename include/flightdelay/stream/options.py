@@ -20,6 +20,7 @@ class StreamOptions:
     alias: str = CHAMPION_ALIAS
     checkpoint_root: str = ""  # "": <hdfs> + CHECKPOINTS
     model_cache: str = ""  # "": <hdfs> + MODEL_CACHE
+    model_snapshots: str = ""  # "": <checkpoint_root>/model-snapshots (model_cache.save_snapshot)
     query_prefix: str = ""  # prefix of query names, checkpoints and the transactional id
     respond_mode: str = "realtime"  # or "microbatch"
     realtime_checkpoint: str = "300 seconds"
@@ -38,6 +39,8 @@ class StreamOptions:
             object.__setattr__(self, "model_cache", f"{hdfs}{MODEL_CACHE}")
         if not self.checkpoint_root:
             object.__setattr__(self, "checkpoint_root", f"{hdfs}{CHECKPOINTS}")
+        if not self.model_snapshots:
+            object.__setattr__(self, "model_snapshots", f"{self.checkpoint_root.rstrip('/')}/model-snapshots")
 
     def checkpoint(self, query: str) -> str:
         """The checkpoint folder of `query` (respond, store, archive) under this job's prefix."""

@@ -102,9 +102,9 @@ def kafka_source(spark: SparkSession, options: StreamOptions, topic: str, max_of
     return reader.load()
 
 
-def unanswered(spark: SparkSession, options: StreamOptions, source: DataFrame) -> DataFrame:
-    """The request source without the requests answered since the checkpoint's last commit
-    (flightdelay.replay): a restart answers none of them a second time."""
+def answered_since_commit(spark: SparkSession, options: StreamOptions) -> dict[int, list[tuple[int, int]]]:
+    """The request offsets answered since the respond checkpoint's last commit (flightdelay.replay):
+    a restart answers none of them a second time."""
     since = replay.last_commit_millis(spark, options.checkpoint("respond"))
     started = time.monotonic()
     answered = replay.answered_requests(options.bootstrap_servers, [NAMES.response_topic, NAMES.dlq_topic],
@@ -112,15 +112,18 @@ def unanswered(spark: SparkSession, options: StreamOptions, source: DataFrame) -
                                         NAMES.request_topic)
     log.warning("respond: skipping answered request offsets %s (read in %.1f s)", answered,
                 time.monotonic() - started)
-    return replay.skip_answered(source, answered)
+    return answered
 
 
-def start_realtime(spark: SparkSession, options: StreamOptions, champion, airports: DataFrame):
+def start_realtime(spark: SparkSession, options: StreamOptions, champion, airports: DataFrame,
+                   answered: dict[int, list[tuple[int, int]]] | None = None):
     """The respond query in real-time mode: long-running tasks answer each request as it arrives.
     The Kafka sink alone is at-least-once (a restart reads the requests since the last checkpoint
-    again); `unanswered` drops those already answered."""
-    source = unanswered(spark, options, kafka_source(spark, options, NAMES.request_topic,
-                                                     **{"kafka.fetch.max.wait.ms": "10"}))
+    again), so the requests `answered` since then (read now unless given) are skipped."""
+    if answered is None:
+        answered = answered_since_commit(spark, options)
+    source = replay.skip_answered(kafka_source(spark, options, NAMES.request_topic,
+                                               **{"kafka.fetch.max.wait.ms": "10"}), answered)
     scored = scored_requests(source, champion.model, champion.version, airports, check=contract_sql.with_request)
     now = contract_sql.now_iso()
     bad = F.col("r.error").isNotNull()
@@ -196,9 +199,12 @@ class TransactionalResponder:
 
 
 def start_microbatch(spark: SparkSession, options: StreamOptions, champion, airports: DataFrame,
-                     responder: TransactionalResponder):
-    source = unanswered(spark, options, kafka_source(spark, options, NAMES.request_topic,
-                                                     options.max_offsets_per_trigger))
+                     responder: TransactionalResponder, answered: dict[int, list[tuple[int, int]]] | None = None):
+    """The respond query in micro-batch mode; `answered` as for start_realtime."""
+    if answered is None:
+        answered = answered_since_commit(spark, options)
+    source = replay.skip_answered(kafka_source(spark, options, NAMES.request_topic, options.max_offsets_per_trigger),
+                                  answered)
     scored = scored_requests(source, champion.model, champion.version, airports)
     scored = scored.withColumn("dead_letter", F.when(F.col("r.error").isNotNull(), contract_sql.dead_letter(
         F.col("value"), F.col("r.error"), F.col("topic"), F.col("partition"), F.col("offset"),

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
+from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,6 +29,27 @@ def responses(spark: SparkSession, options: StreamOptions, max_offsets: int) -> 
     return (kafka_source(spark, options, NAMES.response_topic, max_offsets,
                          **{"kafka.isolation.level": "read_committed"})
             .select(F.col("value").cast("string").alias("value"), "topic", "partition", "offset"))
+
+
+def wait_for_stores(options: StreamOptions, timeout_s: float = 600) -> None:
+    """Until MongoDB and Cassandra accept connections: at a platform start the stream can be up
+    before them (respond needs neither), and a store batch that cannot write fails the job."""
+    mongo = urlparse(options.mongo_uri)
+    deadline = time.monotonic() + timeout_s
+    for name, address in (("MongoDB", (mongo.hostname or "127.0.0.1", mongo.port or 27017)),
+                          ("Cassandra", (options.cassandra_host, options.cassandra_port))):
+        logged = 0.0
+        while True:
+            try:
+                socket.create_connection(address, timeout=2).close()
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"store: {name} at {address[0]}:{address[1]} unreachable for {timeout_s:.0f} s")
+                if time.monotonic() - logged > 10:
+                    log.warning("store: waiting for %s at %s:%s (%s)", name, *address, exc)
+                    logged = time.monotonic()
+                time.sleep(1)
 
 
 def start_store(spark: SparkSession, options: StreamOptions):
