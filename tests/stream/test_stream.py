@@ -1,7 +1,7 @@
 """The streaming job on the running platform, owned by the prediction_stream DAG: every request
 answered exactly once in every sink, bad messages in the dead-letter topic, the served prediction
-equal to the offline model, a promotion served without a restart, a killed job resubmitted
-without losing or duplicating a request, and a stop request (`make stop`) that ends the job cleanly."""
+equal to the offline model, a promotion served without a restart, a killed job and a killed
+Cassandra losing and duplicating no request, and a stop request (`make stop`) that ends the job cleanly."""
 from __future__ import annotations
 
 import json
@@ -212,7 +212,16 @@ def test_a_promotion_is_served_without_restarting_the_job(stream, kafka):
     assert {p.pid for p in stream_drivers()} == drivers_before, "the job was restarted"
 
 
-def test_a_killed_job_is_resubmitted_and_nothing_is_lost_or_duplicated(stream, kafka, mongo, airflow_api):
+def test_a_killed_job_and_a_killed_sink_lose_and_duplicate_nothing(stream, kafka, mongo, cassandra, spark,
+                                                                    settings, airflow_api):
+    """Exactly once under faults: the job's driver JVM killed (kill -9) under load, its task
+    retried; then Cassandra killed (kill -9) under load, supervisord restarting it. Every request
+    is answered once and stored once in MongoDB, Cassandra, the committed parquet and NiFi's files."""
+    import psutil
+
+    from embedded import services as svc
+    from embedded.supervision import process_states
+
     tries_before = task_tries(airflow_api, stream["run_id"])
     first = [flight(DepDelay=float(i)) for i in range(20)]
     kafka.send(first)
@@ -224,12 +233,33 @@ def test_a_killed_job_is_resubmitted_and_nothing_is_lost_or_duplicated(stream, k
     kafka.send(during[:15])
     jvm[0].send_signal(signal.SIGKILL)
     kafka.send(during[15:])
-
     wait_until(lambda: task_tries(airflow_api, stream["run_id"]) > tries_before, 180, "the task to be retried")
-    uuids = [r["UUID"] for r in first + during]
+    kafka.responses([r["UUID"] for r in during], timeout=420)
+
+    cassandra_pid = process_states(settings)["cassandra"]["pid"]
+    assert "java" in psutil.Process(cassandra_pid).name()
+    sink_down = [flight(DepDelay=float(i)) for i in range(30)]
+    kafka.send(sink_down[:15])
+    os.kill(cassandra_pid, signal.SIGKILL)
+    kafka.send(sink_down[15:])
+
+    uuids = [r["UUID"] for r in first + during + sink_down]
     responses = kafka.responses(uuids, timeout=420)
     assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
-    exactly_once(lambda u: mongo_counts(mongo, u), uuids, 120, "MongoDB")
+    check = svc.check_cassandra(settings.port("CASSANDRA_PORT"))
+
+    def cassandra_back() -> bool:
+        try:
+            check()
+            return True
+        except svc.Unhealthy:
+            return False
+
+    wait_until(cassandra_back, 240, "Cassandra to be restarted by supervisord", interval=3)
+    exactly_once(lambda u: mongo_counts(mongo, u), uuids, 240, "MongoDB")
+    exactly_once(lambda u: cassandra_counts(cassandra, u), uuids, 240, "Cassandra")
+    exactly_once(lambda u: parquet_counts(spark, u), uuids, 240, "HDFS parquet")
+    exactly_once(lambda u: nifi_counts(settings, u), uuids, 120, "NiFi .txt files")
 
 
 def test_a_stop_request_ends_the_job_cleanly_and_the_status_says_so(stream, kafka, airflow_api, webhdfs, platform):
