@@ -135,38 +135,28 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
 
 
 def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str,
-                    rows_per_batch: int = 50, refused: list | None = None) -> int:
-    """Upserts by UUID in UNLOGGED batches: grouped only to save round trips (not atomic, which
-    upserts by UUID do not need). A batch Cassandra refuses (InvalidRequest) is retried row by
-    row; a refused row fails the call, or, given a `refused` list, is appended to it."""
+                    concurrency: int = 128, refused: list | None = None) -> int:
+    """Upserts by UUID, one statement per row with `concurrency` in flight: the commit log syncs
+    in groups (commitlog_sync group, 15 ms), each write waiting for its group, and the rows of a
+    batch statement waited one after the other (520 rows/s). A refused row fails the call, or,
+    given a `refused` list, is appended to it."""
     if not records:
         return 0
     from cassandra import InvalidRequest
-    from cassandra.concurrent import execute_concurrent
-    from cassandra.query import BatchStatement, BatchType
+    from cassandra.concurrent import execute_concurrent_with_args
 
     session, insert = _cassandra(host, port, keyspace)
     rows = [cassandra_row(record) for record in records]
-    groups, batches = [], []
-    for i in range(0, len(rows), rows_per_batch):
-        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
-        for values in rows[i:i + rows_per_batch]:
-            batch.add(insert, values)
-        groups.append(range(i, min(i + rows_per_batch, len(rows))))
-        batches.append((batch, ()))
     stored = len(records)
-    results = execute_concurrent(session, batches, concurrency=8, raise_on_first_error=False)
-    for group, (ok, result) in zip(groups, results):
+    results = execute_concurrent_with_args(session, insert, rows, concurrency=concurrency,
+                                           raise_on_first_error=False)
+    for record, (ok, result) in zip(records, results):
         if ok:
             continue
         if not isinstance(result, InvalidRequest) or refused is None:
             raise result
-        for index in group:  # find the rows it refuses; store the others
-            try:
-                session.execute(insert, rows[index])
-            except InvalidRequest as exc:
-                refused.append((records[index], f"Cassandra refused: {str(exc)[:300]}"))
-                stored -= 1
+        refused.append((record, f"Cassandra refused: {str(result)[:300]}"))
+        stored -= 1
     return stored
 
 
