@@ -161,6 +161,12 @@ def setup_platform():
         print(f"prediction_stream: {active} runs hold the streaming job")
         return active == 0
 
+    @task
+    def every_service_set_up() -> str:
+        """A leaf after every setup task: the run fails when one of them failed, even when the
+        branch skipped the tasks after it (a run's state comes from its leaves)."""
+        return "topics, folders, schema, indexes and the NiFi flow in place"
+
     start_stream = TriggerDagRunOperator(task_id="start_prediction_stream", trigger_dag_id="prediction_stream",
                                          logical_date=None, **FIRST)
 
@@ -172,6 +178,7 @@ def setup_platform():
     stream_needs >> choice >> [idle, chain_idle]
     idle >> start_stream
     [*sinks_and_flow, chain_idle] >> still_without_champion() >> bootstrap
+    [*stream_needs, *sinks_and_flow] >> every_service_set_up()
 
 
 setup_platform_dag = setup_platform()

@@ -2,10 +2,14 @@
 service, the tests and the DAG runs; the templates of embedded/conf/ rendered into .state/conf/."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
 import string
+import subprocess
+from pathlib import Path
 
 from embedded.settings import EMBEDDED, REPO, Settings, write_private
 
@@ -14,6 +18,7 @@ EXPORTED = ("AIRFLOW", "FLIGHTDELAY", "MLFLOW", "HADOOP", "JAVA_HOME", "PYTHONPA
             "HDFS_URL")
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|FERNET|_KEY$|^AIRFLOW_CONN_")
 URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+NIFI_USER = "flightdelay"  # NiFi's one login; its password is .state/secrets/nifi_password
 
 
 def environment(s: Settings) -> dict[str, str]:
@@ -60,6 +65,7 @@ def environment(s: Settings) -> dict[str, str]:
         "MLFLOW_BACKEND_STORE_URI": s.postgres_uri("mlflow"),  # read by `mlflow server` only
         "FERRETDB_POSTGRESQL_URL": s.postgres_uri("ferretdb", driver="postgres"),  # by ferretdb-launcher only
         "FLIGHTDELAY_NIFI_FLOW_PARAMETERS": json.dumps(nifi_flow_parameters(s)),  # setup_platform's NiFi deploy
+        "AIRFLOW_CONN_NIFI_DEFAULT": nifi_connection(s, env.get("AIRFLOW_CONN_NIFI_DEFAULT")),
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         # Each DAG file re-parsed every 5 min, not 30 s (re-parsing cost CPU the stream needs);
@@ -83,15 +89,70 @@ def nifi_flow_parameters(s: Settings) -> dict[str, str]:
     }
 
 
+def nifi_tls_files(s: Settings) -> tuple[Path, Path, Path]:
+    """NiFi's keystore, its truststore, and its certificate in PEM for the clients that trust it."""
+    folder = s.state / "secrets"
+    return folder / "nifi-keystore.p12", folder / "nifi-truststore.p12", folder / "nifi-cert.pem"
+
+
+def nifi_connection(s: Settings, configured: str | None) -> str:
+    """The NiFi connection (.env's host and port) with HTTPS, the login and the certificate to trust."""
+    conn = json.loads(configured) if configured else {"conn_type": "http", "host": "127.0.0.1",
+                                                       "port": s.port("NIFI_PORT")}
+    conn.update(schema="https", login=NIFI_USER, password=s.secret("nifi_password"))
+    conn["extra"] = dict(conn.get("extra") or {}, verify=str(nifi_tls_files(s)[2]))
+    return json.dumps(conn)
+
+
+def password_hash(password: str, iterations: int = 210_000) -> str:
+    """`pbkdf2-sha256$iterations$salt$hash` (base64), the form embedded/nifi-login checks."""
+    salt = os.urandom(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    encode = base64.b64encode
+    return f"pbkdf2-sha256${iterations}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def ensure_nifi_certificate(s: Settings) -> None:
+    """NiFi's self-signed certificate for 127.0.0.1, made once by keytool: every file 0600 from
+    the start (umask 077), the store password a generated secret passed through the environment."""
+    keystore, truststore, cert = nifi_tls_files(s)
+    if keystore.exists() and truststore.exists() and cert.exists():
+        return
+    for path in (keystore, truststore, cert):
+        path.unlink(missing_ok=True)
+    keytool = str(s.java17.parent / "keytool")
+    env = dict(os.environ, NIFI_STORE_PASSWORD=s.secret("nifi_store_password"))
+    store = ["-storetype", "PKCS12", "-storepass:env", "NIFI_STORE_PASSWORD"]
+    for step in (
+        ["-genkeypair", "-alias", "nifi", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3650",
+         "-dname", "CN=127.0.0.1, OU=flightdelay embedded NiFi", "-ext", "SAN=ip:127.0.0.1,dns:localhost",
+         "-keystore", str(keystore), *store],
+        ["-exportcert", "-rfc", "-alias", "nifi", "-keystore", str(keystore), *store, "-file", str(cert)],
+        ["-importcert", "-noprompt", "-alias", "nifi", "-file", str(cert), "-keystore", str(truststore), *store],
+    ):
+        done = subprocess.run([keytool, *step], env=env, capture_output=True, text=True,
+                              preexec_fn=lambda: os.umask(0o077))
+        if done.returncode != 0:
+            raise RuntimeError(f"keytool {step[0]} for NiFi's certificate failed: {done.stdout}{done.stderr}")
+
+
 def render_configs(s: Settings) -> None:
-    """Fill the templates of embedded/conf/ into .state/conf/ (paths and ports substituted)."""
-    mapping = dict(s.values, STATE=str(s.state), NIFI_SENSITIVE_PROPS_KEY=s.secret("nifi_sensitive_props_key"))
+    """Fill the templates of embedded/conf/ into .state/conf/ (paths, ports and NiFi's login and
+    keystores substituted); NiFi's certificate is made first if missing."""
+    ensure_nifi_certificate(s)
+    keystore, truststore, _ = nifi_tls_files(s)
+    mapping = dict(
+        s.values, STATE=str(s.state), NIFI_SENSITIVE_PROPS_KEY=s.secret("nifi_sensitive_props_key"),
+        NIFI_USERNAME=NIFI_USER, NIFI_PASSWORD_HASH=password_hash(s.secret("nifi_password")),
+        NIFI_KEYSTORE=str(keystore), NIFI_TRUSTSTORE=str(truststore),
+        NIFI_STORE_PASSWORD=s.secret("nifi_store_password"),
+    )
     for template in (EMBEDDED / "conf").rglob("*"):
         if template.is_dir():
             continue
         target = s.conf / template.relative_to(EMBEDDED / "conf")
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Created 0600 (nifi.properties holds the sensitive-properties key): replaced, not rewritten.
+        # Created 0600 (nifi.properties holds NiFi's keys): replaced, not rewritten.
         target.unlink(missing_ok=True)
         write_private(target, string.Template(template.read_text()).substitute(mapping))
 

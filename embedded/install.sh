@@ -57,6 +57,27 @@ install_maven() {
   echo "$mvn_stamp" > "$STAMPS/maven"
 }
 
+# NiFi's login for the embedded platform (embedded/nifi-login), compiled against the NiFi jars
+# just fetched: NiFi's own single-user NAR is not served by the registry. NiFi 2 needs Java 21+.
+install_nifi_login() {
+  local lib="$STATE/jars/nifi/lib" src="$REPO/embedded/nifi-login" out stamp jdk build
+  out="$lib/flightdelay-nifi-login-nar-1.0.0.nar"
+  stamp=$(stamp_of $(find "$src" -type f | sort))
+  is_current nifi-login "$stamp" && [ -f "$out" ] && return 0
+  jdk=$(cd "$REPO" && python3 -c 'from embedded.settings import find_jdk; print(find_jdk(21))')
+  say "javac: building NiFi's single-user login into $(basename "$out") with $jdk"
+  build=$(mktemp -d)
+  "$jdk/bin/javac" --release 21 -cp "$(ls "$lib"/nifi-framework-api-*.jar):$(ls "$lib"/nifi-api-*.jar)" \
+    -d "$build/classes" $(find "$src/src" -name '*.java') || { echo "ERROR: javac of embedded/nifi-login failed" >&2; return 1; }
+  cp -r "$src/resources/." "$build/classes/"
+  mkdir -p "$build/jars"
+  "$jdk/bin/jar" --create --file "$build/jars/flightdelay-nifi-login-1.0.0.jar" -C "$build/classes" .
+  python3 "$REPO/embedded/build_nar.py" --jars "$build/jars" --out "$out" --group io.github.flightdelay.platform \
+    --id flightdelay-nifi-login-nar --version 1.0.0 | sed 's/^/  /'
+  rm -rf "$build"
+  echo "$stamp" > "$STAMPS/nifi-login"
+}
+
 # Go programs: the FerretDB launcher (the MongoDB-compatible server) and composecheck (the
 # compose-go loader the tests use to validate docker-compose.yml without a Docker engine).
 install_go() {
@@ -75,7 +96,7 @@ install_go() {
 
 # Maven and Go fetch and build beside the Python install (each mostly waits on downloads).
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT  # a failed step stops the others
-install_maven & maven_pid=$!
+{ install_maven && install_nifi_login; } & maven_pid=$!
 install_go & go_pid=$!
 
 # uv installs the same pinned set as pip with the same constraints, about 2.4 times faster here

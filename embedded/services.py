@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
+from embedded.environment import NIFI_USER, nifi_tls_files
 from embedded.settings import REPO, Settings
 
 HADOOP_OPENS = [
@@ -87,10 +89,12 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def http_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None) -> object:
+def http_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None, cafile: str | None = None) -> object:
+    """The JSON (or text) at `url`; `cafile`: the certificate to trust for HTTPS (NiFi's own)."""
     request = urllib.request.Request(url, headers=headers or {})
+    context = ssl.create_default_context(cafile=cafile) if cafile else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
             body = response.read()
     except (urllib.error.URLError, OSError) as exc:
         raise Unhealthy(f"{url}: {exc}") from exc
@@ -186,9 +190,10 @@ def postgres_command(s: Settings) -> list[str]:
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
 
 
-def check_http(url: str, expect: Callable[[object], bool] = lambda body: True) -> Callable[[], None]:
+def check_http(url: str, expect: Callable[[object], bool] = lambda body: True,
+               cafile: str | None = None) -> Callable[[], None]:
     def check() -> None:
-        body = http_json(url)
+        body = http_json(url, cafile=cafile)
         if not expect(body):
             raise Unhealthy(f"{url} answered {str(body)[:200]}")
     return check
@@ -310,9 +315,13 @@ def services(s: Settings) -> list[Service]:
                 "-cp", f"{conf}/nifi:{jars}/nifi/lib/*", "org.apache.nifi.NiFi",
             ],
             ports={"NIFI_PORT": s.port("NIFI_PORT")},
-            check=check_http(f"http://127.0.0.1:{s.port('NIFI_PORT')}/nifi-api/flow/about",
-                             lambda body: isinstance(body, dict) and "about" in body),
-            url=f"http://127.0.0.1:{s.port('NIFI_PORT')}/nifi",
+            # Anonymous page of the login: up, and its single-user login loaded (embedded/nifi-login).
+            check=check_http(f"https://127.0.0.1:{s.port('NIFI_PORT')}/nifi-api/authentication/configuration",
+                             lambda body: isinstance(body, dict)
+                             and (body.get("authenticationConfiguration") or {}).get("loginSupported") is True,
+                             cafile=str(nifi_tls_files(s)[2])),
+            url=f"https://127.0.0.1:{s.port('NIFI_PORT')}/nifi (user {NIFI_USER}, password in "
+                f"{s.state / 'secrets' / 'nifi_password'})",
             timeout=240,
             priority=20,
             nice=10,

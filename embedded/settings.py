@@ -32,7 +32,7 @@ def dotenv() -> dict[str, str]:
     return values
 
 
-def _find_jdk(min_major: int) -> Path:
+def find_jdk(min_major: int) -> Path:
     """The newest JDK under /usr/lib/jvm whose major version is at least `min_major`."""
     override = os.environ.get("NIFI_JAVA_HOME")
     if override:
@@ -112,7 +112,7 @@ class Settings:
 
     @property
     def java_nifi(self) -> Path:
-        return _find_jdk(21) / "bin" / "java"
+        return find_jdk(21) / "bin" / "java"
 
     def spark_jars(self) -> list[str]:
         """Local jars of Spark's Kafka connector, fetched by Maven (never by Ivy)."""

@@ -167,3 +167,40 @@ def test_the_spark_worker_runs_the_stream_and_a_batch_job_at_once(project):
     # real-time mode holds a task per request partition, plus the store and archive queries
     assert per_application >= request_partitions + 2
     assert slots >= 2 * per_application, "the long-running stream would leave no slot to training"
+
+
+# Where each image keeps its data, from the image's documentation and Dockerfile (the folder a
+# named volume must cover): postgres PGDATA, apache/kafka's data VOLUME (log.dirs set to it),
+# cassandra and mongo's data folders, apache/nifi's repositories, and apache/hadoop's /data
+# (its starter makes it writable for the image's user; the name and data dirs are set under it).
+DATA_HOMES = {
+    "postgres": ["/var/lib/postgresql/data"],
+    "kafka": ["/var/lib/kafka/data"],
+    "namenode": ["/data"],
+    "datanode": ["/data"],
+    "cassandra": ["/var/lib/cassandra"],
+    "mongodb": ["/data/db"],
+    "nifi": ["/opt/nifi/nifi-current/flowfile_repository", "/opt/nifi/nifi-current/content_repository",
+             "/opt/nifi/nifi-current/state"],
+}
+
+
+def test_named_volumes_cover_where_each_image_keeps_its_data(project):
+    for service, homes in DATA_HOMES.items():
+        mounts = {v["target"]: v for v in project["services"][service]["volumes"]}
+        for home in homes:
+            assert home in mounts, f"{service}: no volume at {home}"
+            assert mounts[home]["type"] == "volume", f"{service}: {home} is not a named volume"
+
+
+def test_the_services_write_their_data_into_their_volumes(project):
+    def env(service: str) -> dict[str, str]:
+        return project["services"][service]["environment"]
+
+    assert env("kafka")["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+    # The NameNode is formatted when ENSURE_NAMENODE_DIR is missing: that folder must be the
+    # metadata folder itself, inside the volume, or every re-created container formats again.
+    name_dir = env("namenode")["HDFS-SITE.XML_dfs.namenode.name.dir"]
+    assert env("namenode")["ENSURE_NAMENODE_DIR"] == name_dir
+    assert name_dir.startswith("/data/")
+    assert env("datanode")["HDFS-SITE.XML_dfs.datanode.data.dir"].startswith("/data/")

@@ -46,3 +46,13 @@ def test_dag_files_do_no_heavy_imports_at_parse_time():
         top_level = [line for line in path.read_text().splitlines() if not line.startswith((" ", "\t"))]
         offending = [line for line in top_level if line.startswith(heavy)]
         assert not offending, f"{path.name} imports at parse time: {offending}"
+
+
+def test_a_failed_setup_task_fails_the_setup_run(dagbag):
+    """A run's state comes from its leaves: every setup task has a leaf below it that needs it to
+    succeed, so a failed NiFi deploy is not hidden by the branch skipping the bootstrap."""
+    dag = dagbag.dags["setup_platform"]
+    leaf = dag.get_task("every_service_set_up")
+    assert not leaf.downstream_task_ids and leaf.trigger_rule == "all_success"
+    assert {"create_topics", "make_hdfs_folders", "apply_cassandra_schema", "ensure_mongo_indexes",
+            "deploy_nifi_flow"} <= leaf.upstream_task_ids

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from embedded.environment import exports, masked
+import base64
+import hashlib
+
+from embedded.environment import exports, masked, password_hash
 from embedded.settings import load
 
 
@@ -26,9 +29,19 @@ def test_exports_show_no_generated_secret_unless_asked():
     secrets_dir = s.state / "secrets"
     if not secrets_dir.exists():
         pytest.skip("no generated secrets yet (make run makes them)")
+    generated = [p for p in secrets_dir.iterdir() if p.suffix == ""]  # not NiFi's keystores
     text = "\n".join(exports(s))
-    for path in secrets_dir.iterdir():
+    for path in generated:
         value = path.read_text().strip()
         assert value not in text, f"secret {path.name} printed"
-    assert any(path.read_text().strip() in "\n".join(exports(s, show_secrets=True))
-               for path in secrets_dir.iterdir())
+    assert any(path.read_text().strip() in "\n".join(exports(s, show_secrets=True)) for path in generated)
+
+
+def test_password_hash_is_salted_pbkdf2_in_the_form_the_nifi_login_reads():
+    first, second = password_hash("correct horse", iterations=1000), password_hash("correct horse", iterations=1000)
+    assert first != second  # a new salt each time
+    scheme, iterations, salt, digest = first.split("$")
+    assert (scheme, iterations) == ("pbkdf2-sha256", "1000")
+    expected = hashlib.pbkdf2_hmac("sha256", b"correct horse", base64.b64decode(salt), 1000)
+    assert base64.b64decode(digest) == expected
+    assert "correct horse" not in first

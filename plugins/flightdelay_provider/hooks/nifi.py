@@ -6,6 +6,7 @@ false, or the path of a CA bundle). The same code serves plain HTTP and compose'
 """
 from __future__ import annotations
 
+import http.cookiejar
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ class NifiHook(BaseHook):
         self.timeout = timeout
         self._session: requests.Session | None = None
         self.base_url = ""
+        self.verify: bool | str = True
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -43,10 +45,15 @@ class NifiHook(BaseHook):
         extra = conn.extra_dejson
         self.base_url = f"{conn.schema or 'http'}://{conn.host}:{conn.port}"
         session = requests.Session()
+        # No cookies: NiFi's login also sets its token as a cookie, and a request that carries it
+        # must carry a CSRF Request-Token too (403 otherwise); the bearer header needs none.
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         verify = extra.get("verify", True)
-        session.verify = verify if isinstance(verify, bool) else str(verify)
+        # Passed with each request: requests lets REQUESTS_CA_BUNDLE override a session's verify.
+        self.verify = verify if isinstance(verify, bool) else str(verify)
         if conn.login:
             response = session.post(f"{self.base_url}/nifi-api/access/token", timeout=self.timeout,
+                                    verify=self.verify,
                                     data={"username": conn.login, "password": conn.password or ""})
             if response.status_code >= 400:
                 raise NifiError(f"NiFi login as {conn.login} at {self.base_url} refused: {response.status_code}")
@@ -56,7 +63,8 @@ class NifiHook(BaseHook):
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         session = self.get_conn()
-        response = session.request(method, f"{self.base_url}/nifi-api{path}", timeout=self.timeout, **kwargs)
+        response = session.request(method, f"{self.base_url}/nifi-api{path}", timeout=self.timeout,
+                                   verify=self.verify, **kwargs)
         if response.status_code >= 400:
             raise NifiError(f"{method} {response.url}: {response.status_code} {response.text[:500]}")
         return response
