@@ -91,8 +91,7 @@ def nifi_flow_parameters(s: Settings) -> dict[str, str]:
 
 def nifi_tls_files(s: Settings) -> tuple[Path, Path, Path]:
     """NiFi's keystore, its truststore, and its certificate in PEM for the clients that trust it."""
-    folder = s.state / "secrets"
-    return folder / "nifi-keystore.p12", folder / "nifi-truststore.p12", folder / "nifi-cert.pem"
+    return s.secret_path("nifi-keystore.p12"), s.secret_path("nifi-truststore.p12"), s.secret_path("nifi-cert.pem")
 
 
 def nifi_connection(s: Settings, configured: str | None) -> str:

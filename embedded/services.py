@@ -321,7 +321,7 @@ def services(s: Settings) -> list[Service]:
                              and (body.get("authenticationConfiguration") or {}).get("loginSupported") is True,
                              cafile=str(nifi_tls_files(s)[2])),
             url=f"https://127.0.0.1:{s.port('NIFI_PORT')}/nifi (user {NIFI_USER}, password in "
-                f"{s.state / 'secrets' / 'nifi_password'})",
+                f"{s.secret_path('nifi_password')})",
             timeout=240,
             priority=20,
             nice=10,

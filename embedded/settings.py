@@ -118,10 +118,14 @@ class Settings:
         """Local jars of Spark's Kafka connector, fetched by Maven (never by Ivy)."""
         return sorted(glob.glob(str(self.jars / "spark-kafka" / "*.jar")))
 
+    def secret_path(self, name: str) -> Path:
+        """Where the secret (or NiFi's key file) `name` is kept: .state/secrets/, every file 0600."""
+        return self.state / "secrets" / name
+
     def secret(self, name: str, fernet: bool = False) -> str:
         """A generated secret kept in the state folder (created on first use, never in git).
         `fernet`: in the form Fernet keys need (fernet_key)."""
-        path = self.state / "secrets" / name
+        path = self.secret_path(name)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             write_private(path, fernet_key() if fernet else secrets.token_urlsafe(32))

@@ -1,10 +1,10 @@
 """`platformctl env` masks secrets: whole values of secret variables, passwords inside URLs."""
 from __future__ import annotations
 
-import pytest
-
 import base64
 import hashlib
+
+import pytest
 
 from embedded.environment import exports, masked, password_hash
 from embedded.settings import load

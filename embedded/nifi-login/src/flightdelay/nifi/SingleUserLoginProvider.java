@@ -10,7 +10,7 @@ import org.apache.nifi.authentication.exception.InvalidLoginCredentialsException
 import org.apache.nifi.authentication.exception.ProviderCreationException;
 
 /** NiFi's login for one user whose password is generated at the platform's first start.
- *  Properties: "Username" and "Password Hash" (PasswordHash's form), "Expiration" in hours.
+ *  Properties: "Username" and "Password Hash" (PasswordHash's form), "Expiration Hours".
  *  Written for the embedded platform because NiFi's own single-user NAR is not in the registry. */
 public class SingleUserLoginProvider implements LoginIdentityProvider {
     private String username;
