@@ -1,10 +1,12 @@
 """What a start does before supervisord takes over: check installs and ports, format Kafka's and
-HDFS's storage once, create PostgreSQL's cluster and databases, migrate Airflow's database; and
-FerretDB's UUID lookup index in PostgreSQL once setup_platform has made the collection."""
+HDFS's storage once, create PostgreSQL's cluster and databases, migrate Airflow's database, give
+the services' unprivileged account what they own; and FerretDB's UUID lookup index in PostgreSQL
+once setup_platform has made the collection."""
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import pwd
 import shlex
 import shutil
 import subprocess
@@ -12,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from embedded import services as svc
-from embedded.settings import Settings
+from embedded.settings import REPO, Settings
 from embedded.supervision import LOG_TAIL_LINES, PlatformError
 
 
@@ -66,7 +68,8 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
             "-cp", f"{s.conf}/hadoop:{s.jars}/hadoop/*", "org.apache.hadoop.hdfs.server.namenode.NameNode",
             "-format", "-nonInteractive", "-force",
         ], env, s.logs / "init.log")
-    for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out"):
+    for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out",
+                   "hdfs", "hadoop-tmp"):
         (s.data / folder).mkdir(parents=True, exist_ok=True)
     # PostgreSQL's databases and Airflow's schema: once per state and Airflow version (a restart
     # skips the migration, which imports Airflow and starts PostgreSQL for it).
@@ -77,6 +80,31 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
         run_step("migrate the Airflow database", [str(s.venv_bin / "airflow"), "db", "migrate"], env,
                  s.logs / "init.log")
     marker.write_text(version)
+
+
+def prepare_service_user(s: Settings, service_list: list[svc.Service]) -> None:
+    """Started by root, the services with a `user` run as that unprivileged system account: made
+    here once (no login, no home), it owns what they write and their 0600 config and keys, given
+    at every start (a file a root process made meanwhile is theirs again)."""
+    user = s.service_user
+    if user is None:
+        return
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        run_step(f"create the system account {user} (the services run as it, not as root)", [
+            "useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+            "--shell", "/usr/sbin/nologin", user], {}, s.logs / "init.log")
+    for folder in (s.state, REPO, s.jars, s.venv_bin):
+        if subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)]).returncode != 0:
+            raise PlatformError(f"the services run as {user}, who cannot reach {folder}: let others traverse "
+                                "the folders above it (chmod o+x), or set FLIGHTDELAY_STATE_DIR to a folder it "
+                                "can reach")
+    owned = sorted({path for service in service_list if service.user == user for path in service.owns})
+    for relative in owned:
+        path = s.state / relative
+        if path.exists():
+            subprocess.run(["chown", "-R", f"{user}:{user}", str(path)], check=True)
 
 
 def as_postgres_user(s: Settings, command: list[str]) -> list[str]:

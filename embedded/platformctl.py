@@ -20,7 +20,9 @@ import xmlrpc.client
 
 from embedded import services as svc, startup
 from embedded.environment import environment, exports, render_configs
-from embedded.initialise import check_installed, check_ports, initialise, prepare_ferretdb_lookup
+from embedded.initialise import (
+    check_installed, check_ports, initialise, prepare_ferretdb_lookup, prepare_service_user,
+)
 from embedded.settings import REPO, Settings, load
 from embedded.supervision import (SUPERVISED_MARK, PlatformError, our_processes, process_states, supervisor,
                                   supervisord_conf, supervisord_pid, wait_healthy)
@@ -39,6 +41,7 @@ def start(s: Settings) -> int:
         env = environment(s)
         print("Initialising (first start only: formats storage, migrates databases)", flush=True)
         initialise(s, env)
+        prepare_service_user(s, service_list)
         (s.conf / "supervisord.conf").write_text(supervisord_conf(s, service_list))
         print(f"Starting {len(service_list)} services under supervisord (logs in {s.logs})", flush=True)
         subprocess.run([str(s.venv_bin / "supervisord"), "-c", str(s.conf / "supervisord.conf")],

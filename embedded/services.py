@@ -70,6 +70,9 @@ class Service:
     directory: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (supervisord runs as root)
+    # what of the state `user` owns: what it writes, and its config and keys, rendered 0600
+    # (initialise.prepare_service_user)
+    owns: tuple[str, ...] = ()
     stopsignal: str = "TERM"
     # 10: a service off the answer's path and off the start's (a sink, the metadata, NiFi) yields
     # the CPU to Kafka, HDFS, Airflow, the stream and the web app, so its bursts delay neither.
@@ -250,6 +253,8 @@ def services(s: Settings) -> list[Service]:
             check=check_kafka(s.port("KAFKA_PORT")),
             url=f"PLAINTEXT://127.0.0.1:{s.port('KAFKA_PORT')}",
             priority=10,
+            user=s.service_user,
+            owns=("data/kafka", "conf/kafka"),
         ),
         Service(
             name="namenode",
@@ -258,6 +263,8 @@ def services(s: Settings) -> list[Service]:
             check=check_namenode(s.port("HDFS_HTTP_PORT")),
             url=f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')} (hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')})",
             priority=10,
+            user=s.service_user,
+            owns=("data/hdfs", "data/hadoop-tmp", "conf/hadoop"),
         ),
         Service(
             name="datanode",
@@ -269,6 +276,8 @@ def services(s: Settings) -> list[Service]:
             },
             check=check_datanode(s.port("HDFS_DATANODE_HTTP_PORT")),
             priority=20,
+            user=s.service_user,
+            owns=("data/hdfs", "data/hadoop-tmp", "conf/hadoop"),
         ),
         Service(
             name="cassandra",
@@ -290,6 +299,8 @@ def services(s: Settings) -> list[Service]:
             priority=10,
             nice=10,
             setup_waits=True,
+            user=s.service_user,
+            owns=("data/cassandra", "conf/cassandra"),
         ),
         Service(
             name="mongodb",
@@ -301,6 +312,9 @@ def services(s: Settings) -> list[Service]:
             priority=10,
             nice=10,
             setup_waits=True,
+            user=s.service_user,
+            directory=str(data / "ferretdb"),
+            owns=("data/ferretdb",),
         ),
         Service(
             name="nifi",
@@ -326,6 +340,11 @@ def services(s: Settings) -> list[Service]:
             priority=20,
             nice=10,
             setup_waits=True,
+            user=s.service_user,
+            directory=str(data / "nifi"),
+            # and Kafka's tools config, read by the console consumer the flow runs
+            owns=("data/nifi", "data/nifi-out", "conf/nifi", "conf/kafka", "secrets/nifi-keystore.p12",
+                  "secrets/nifi-truststore.p12"),
         ),
         Service(
             name="mlflow",
@@ -385,6 +404,7 @@ def services(s: Settings) -> list[Service]:
             url=f"http://127.0.0.1:{s.port('WEBAPP_PORT')}",
             directory=str(REPO),
             priority=50,
+            user=s.service_user,
         ),
     ]
 

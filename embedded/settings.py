@@ -102,6 +102,12 @@ class Settings:
         return Path(found[-1]).parent if found else Path("/usr/lib/postgresql/bin")
 
     @property
+    def service_user(self) -> str | None:
+        """Started by root, the services run as this unprivileged system account (made at the
+        first start); started by another user, they run as that user."""
+        return os.environ.get("FLIGHTDELAY_SERVICE_USER", "flightdelay") if os.geteuid() == 0 else None
+
+    @property
     def postgres_user(self) -> str | None:
         """PostgreSQL refuses to run as root: as root its processes run as Debian's `postgres`."""
         return "postgres" if os.geteuid() == 0 else None

@@ -136,3 +136,27 @@ def test_nifi_refuses_a_wrong_password_and_accepts_the_generated_one(platform):
     flow = requests.get(f"https://127.0.0.1:{platform.port('NIFI_PORT')}/nifi-api/flow/about", verify=cert,
                         headers={"Authorization": f"Bearer {right.text.strip()}"}, timeout=30)
     assert flow.status_code == 200 and flow.json()["about"]["version"].startswith("2.")
+
+
+# Still run as root: Airflow (its tasks share the state folder with the tests' own DAG runs) and
+# MLflow (its artifact folder with the training tests); PostgreSQL runs as Debian's `postgres`.
+AS_ROOT = {"mlflow", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+
+
+def test_the_services_run_as_the_unprivileged_account(platform):
+    """Started by root, the data services, NiFi (whose processors can run commands) and the web
+    app run as the service account, and its NiFi's children too."""
+    from embedded import services as svc
+    from embedded.supervision import process_states
+
+    def owner(pid: int) -> str:
+        return pwd.getpwuid(os.stat(f"/proc/{pid}").st_uid).pw_name
+
+    states = process_states(platform)
+    owners = {service.name: owner(states[service.name]["pid"]) for service in svc.services(platform)}
+    expected = {name: "root" if name in AS_ROOT else "postgres" if name == "postgres" else platform.service_user
+                for name in owners}
+    assert owners == expected
+    nifi_children = subprocess.run(["pgrep", "-P", str(states["nifi"]["pid"])], capture_output=True, text=True)
+    for pid in nifi_children.stdout.split():
+        assert owner(int(pid)) == platform.service_user

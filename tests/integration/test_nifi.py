@@ -4,6 +4,7 @@ produced to a Kafka topic come out as a .txt file."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pytest
@@ -34,12 +35,16 @@ def test_platform_flow_is_deployed_and_running(nifi):
     assert len(states) == 4 and set(states.values()) == {"RUNNING"}, states
 
 
-def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi, unique, tmp_path):
+def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi, unique):
     bootstrap = f"127.0.0.1:{platform.port('KAFKA_PORT')}"
     topic = f"nifi-selftest-{unique}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
-    out = tmp_path / "nifi-out"
+    # A folder NiFi's account can write (pytest's tmp_path is private to root).
+    out = platform.data / "nifi-out" / f"selftest-{unique}"
+    out.mkdir()
+    if platform.service_user:
+        shutil.chown(out, platform.service_user, platform.service_user)
     parameters = dict(environment.nifi_flow_parameters(platform), **{
         "kafka.topic": topic, "kafka.group.id": f"nifi-test-{unique}", "output.directory": str(out),
         "bin.age": "3 sec",
@@ -64,4 +69,5 @@ def test_uploaded_flow_writes_kafka_messages_to_txt_files(platform, nifi, unique
     finally:
         nifi.delete_group(group_id)
         admin.delete_topics([topic])[topic].result(30)
+        shutil.rmtree(out, ignore_errors=True)
     assert nifi.find_group(f"test-{unique}") is None
