@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import os
 import pwd
 import shlex
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from embedded import services as svc
-from embedded.settings import REPO, Settings
+from embedded.settings import Settings
 from embedded.supervision import LOG_TAIL_LINES, PlatformError
 
 
@@ -88,18 +89,16 @@ def prepare_service_user(s: Settings, service_list: list[svc.Service]) -> None:
     at every start (a file a root process made meanwhile is theirs again)."""
     user = s.service_user
     if user is None:
+        if os.geteuid() == 0:
+            print(f"  ! the services run as root: other users may not traverse {s.unreachable_folder()} "
+                  "(chmod o+x it, or clone and set FLIGHTDELAY_STATE_DIR where they may)", flush=True)
         return
     try:
         pwd.getpwnam(user)
     except KeyError:
         run_step(f"create the system account {user} (the services run as it, not as root)", [
             "useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-            "--shell", "/usr/sbin/nologin", user], {}, s.logs / "init.log")
-    for folder in (s.state, REPO, s.jars, s.venv_bin):
-        if subprocess.run(["runuser", "-u", user, "--", "test", "-x", str(folder)]).returncode != 0:
-            raise PlatformError(f"the services run as {user}, who cannot reach {folder}: let others traverse "
-                                "the folders above it (chmod o+x), or set FLIGHTDELAY_STATE_DIR to a folder it "
-                                "can reach")
+            "--shell", "/usr/sbin/nologin", user], dict(os.environ), s.logs / "init.log")
     owned = sorted({path for service in service_list if service.user == user for path in service.owns})
     for relative in owned:
         path = s.state / relative

@@ -12,7 +12,7 @@ STATE="${FLIGHTDELAY_STATE_DIR:-$REPO/.state}"
 STAMPS="$STATE/stamps"
 # libkrb5-dev: the HDFS provider builds krb5/gssapi from source; postgresql: Airflow's and
 # MLflow's metadata and FerretDB's storage; chromium: the web app's browser tests (--test).
-APT_PACKAGES=(libkrb5-dev postgresql)
+APT_PACKAGES=(libkrb5-dev postgresql python3-venv)
 GO_PROGRAMS=(ferretdb:ferretdb-launcher)
 if [ "${1:-}" = "--test" ]; then
   APT_PACKAGES+=(chromium chromium-driver)
@@ -102,9 +102,17 @@ install_go & go_pid=$!
 # uv installs the same pinned set as pip with the same constraints, about 2.4 times faster here
 # (docs/benchmarks.md); pip is the fallback.
 UV_VERSION=0.13.8
-py_stamp=$(stamp_of "$REPO/requirements.txt" "$REPO/constraints.txt")
+# Started by root, the web app runs as an unprivileged account (embedded/settings.py), which must
+# be able to run the venv's interpreter: Debian's, not one under root's home (pyenv's).
+base_python=$(command -v python3)
+[ "$(id -u)" = 0 ] && [ -x /usr/bin/python3 ] && base_python=/usr/bin/python3
+py_stamp=$( (cat "$REPO/requirements.txt" "$REPO/constraints.txt"; echo "$base_python") | sha256sum | cut -d' ' -f1)
 if ! is_current python "$py_stamp" || [ ! -x "$STATE/venv/bin/airflow" ]; then
-  [ -x "$STATE/venv/bin/python" ] || python3 -m venv "$STATE/venv"
+  if [ -x "$STATE/venv/bin/python" ] && [ "$(readlink -f "$STATE/venv/bin/python")" != "$(readlink -f "$base_python")" ]; then
+    say "python: the venv is rebuilt on $base_python"
+    rm -rf "$STATE/venv"
+  fi
+  [ -x "$STATE/venv/bin/python" ] || "$base_python" -m venv "$STATE/venv"
   if "$STATE/venv/bin/python" -m pip install -q "uv==$UV_VERSION" 2>/dev/null; then
     say "uv: installing requirements.txt into $STATE/venv (first time: two to three minutes)"
     "$STATE/venv/bin/uv" pip install --python "$STATE/venv/bin/python" -r "$REPO/requirements.txt" \

@@ -104,8 +104,20 @@ class Settings:
     @property
     def service_user(self) -> str | None:
         """Started by root, the services run as this unprivileged system account (made at the
-        first start); started by another user, they run as that user."""
-        return os.environ.get("FLIGHTDELAY_SERVICE_USER", "flightdelay") if os.geteuid() == 0 else None
+        first start); started by another user, they run as that user. Root keeps them only when
+        the account could not reach the code or the state (`unreachable_folder`)."""
+        if os.geteuid() != 0 or self.unreachable_folder() is not None:
+            return None
+        return os.environ.get("FLIGHTDELAY_SERVICE_USER", "flightdelay")
+
+    def unreachable_folder(self) -> Path | None:
+        """The first folder above the code, the state, the jars or the venv's interpreter that
+        other users may not traverse (no o+x), if any: the service account could not reach it."""
+        for top in (REPO, self.state, self.jars, (self.venv_bin / "python").resolve()):
+            for folder in reversed(top.resolve().parents):
+                if folder.exists() and not folder.stat().st_mode & 0o001:
+                    return folder
+        return None
 
     @property
     def postgres_user(self) -> str | None:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from embedded.environment import exports, masked, password_hash
-from embedded.settings import load
+from embedded.settings import Settings, load
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -45,3 +48,22 @@ def test_password_hash_is_salted_pbkdf2_in_the_form_the_nifi_login_reads():
     expected = hashlib.pbkdf2_hmac("sha256", b"correct horse", base64.b64decode(salt), 1000)
     assert base64.b64decode(digest) == expected
     assert "correct horse" not in first
+
+
+def test_a_state_behind_a_closed_folder_is_named_and_keeps_the_services_as_root(tmp_path, monkeypatch):
+    """The service account must traverse every folder above the state: a 0700 one is named, and
+    (as root) the services then stay root instead of failing to start."""
+    closed = tmp_path / "closed"
+    (closed / "state").mkdir(parents=True)
+    closed.chmod(0o700)
+    s = Settings(state=closed / "state", values={})
+    assert s.unreachable_folder() in (closed, *closed.parents)
+    assert s.service_user is None
+    here = load()
+    if here.unreachable_folder() is None:  # the code, the state and the venv are reachable here
+        with tempfile.TemporaryDirectory(dir=here.state) as opened:
+            Path(opened).chmod(0o755)
+            s = Settings(state=Path(opened), values={})
+            assert s.unreachable_folder() is None
+            assert s.service_user == (os.environ.get("FLIGHTDELAY_SERVICE_USER", "flightdelay")
+                                      if os.geteuid() == 0 else None)
