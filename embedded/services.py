@@ -358,6 +358,8 @@ def services(s: Settings) -> list[Service]:
             environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DFS_TMP": f"{data}/mlflow/tmp"},
             priority=30,
             # not niced: setup_platform and the stream's start ask it for the champion
+            user=s.service_user,
+            owns=("data/mlflow/artifacts",),  # clients upload through it (--serve-artifacts)
         ),
         Service(
             name="airflow-api-server",

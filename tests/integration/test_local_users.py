@@ -138,9 +138,9 @@ def test_nifi_refuses_a_wrong_password_and_accepts_the_generated_one(platform):
     assert flow.status_code == 200 and flow.json()["about"]["version"].startswith("2.")
 
 
-# Still run as root: Airflow (its tasks share the state folder with the tests' own DAG runs) and
-# MLflow (its artifact folder with the training tests); PostgreSQL runs as Debian's `postgres`.
-AS_ROOT = {"mlflow", "airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
+# Still run as root: Airflow (its tasks share the state folder with the tests' own DAG runs);
+# PostgreSQL runs as Debian's `postgres`.
+AS_ROOT = {"airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
 
 
 def test_the_services_run_as_the_unprivileged_account(platform):
