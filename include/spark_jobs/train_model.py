@@ -23,7 +23,7 @@ from flightdelay import lake, sources
 from flightdelay.features import LABEL_NAMES
 from flightdelay.modeling import (
     TrainParams, build_pipeline, evaluate, feature_names, majority_baseline, time_split,
-    with_class_weights, with_hidden_arrivals,
+    with_bins_for, with_class_weights, with_hidden_arrivals,
 )
 
 # What a request gives the model: the canonical record without the label and the scheduled arrival.
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if params.arrivals_path:
         train = with_hidden_arrivals(train, params)
     train = train.cache()
+    params = with_bins_for(train, params)
 
     started = time.perf_counter()
     model = build_pipeline(params).fit(train)

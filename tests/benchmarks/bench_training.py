@@ -13,6 +13,13 @@ arrivals are unknown (days the feed does not cover).
 instead holds out each of the last 7 months in turn (trained on the months before it) and prints
 the macro F1 of the seed features and of the DAG default, and the gain, per month.
 
+    .state/venv/bin/python tests/benchmarks/bench_training.py --generalisation
+
+instead holds out each month of July-December alone and each two-month window in that range
+(trained on the months before) and prints the DAG default's gain over the seed features at RF
+defaults and at the same forest size (issue 21's measure; docs/model-experiments.md).
+`--profile-fit` prints the DAG default's fit seconds per stage.
+
     .state/venv/bin/python tests/benchmarks/bench_training.py --bounds
 
 instead adds, on the December split, columns the model does not have to the DAG default: the
@@ -36,8 +43,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO / "include")]
 
 
-# The seed's feature set with Spark's RandomForest defaults (20 trees of depth 5).
-SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5}
+# The seed's feature set with Spark's RandomForest defaults (20 trees of depth 5) and the seed's
+# 4,657 bins (its BTS routes).
+SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5, "max_bins": 4657}
 
 
 def fit_and_score(pipeline, train, holdout, uncovered: bool = False):
@@ -77,6 +85,58 @@ def walk_forward(data, months: int, params) -> None:
         gains.append(100 * (scores[1] - scores[0]))
         print(f"{last:<9} {train.count():>10} {scores[0]:8.4f} {scores[1]:11.4f} {gains[-1]:+6.2f}", flush=True)
     print(f"gain in macro-F1 points: mean {statistics.mean(gains):+.2f}, median {statistics.median(gains):+.2f}")
+
+
+def generalisation(data, params) -> None:
+    """Issue 21's measure: each month of July-December held out alone and each two-month window in
+    that range, trained on the months before; the DAG default's gain over the seed features at RF
+    defaults and at the same forest size."""
+    from pyspark.sql import functions as F
+
+    from flightdelay import modeling
+
+    month = F.date_format("FlightDate", "yyyy-MM")
+    months = sorted(r.m for r in data.select(month.alias("m")).distinct().collect())[-6:]
+    windows = [[m] for m in months] + [months[i:i + 2] for i in range(len(months) - 1)]
+    same_size = modeling.TrainParams(**{**SEED, "num_trees": params.num_trees, "max_depth": params.max_depth})
+    print(f"{'hold-out':<17} {'train rows':>10} {'seed 20x5':>9} {'seed same':>9} {'DAG default':>11} "
+          f"{'gain':>6} {'gain same':>9} {'fit s':>6}")
+    gains = []
+    for window in windows:
+        train, holdout = data.where(month < window[0]), data.where(month.isin(window))
+        train, holdout = train.cache(), holdout.cache()
+        seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"]
+        same = fit_and_score(modeling.build_pipeline(same_size), train, holdout)[0]["f1_macro"]
+        scores, fit_seconds, _ = fit_and_score(modeling.build_pipeline(params),
+                                               modeling.with_hidden_arrivals(train, params), holdout)
+        f1 = scores["f1_macro"]
+        gains.append((100 * (f1 - seed), 100 * (f1 - same)))
+        print(f"{'-'.join(window):<17} {train.count():>10} {seed:9.4f} {same:9.4f} {f1:11.4f} {gains[-1][0]:+6.2f} "
+              f"{gains[-1][1]:+9.2f} {fit_seconds:6.1f}", flush=True)
+        train.unpersist(), holdout.unpersist()
+    print(f"smallest gain in macro-F1 points: {min(g[0] for g in gains):+.2f} over RF defaults, "
+          f"{min(g[1] for g in gains):+.2f} at the same forest size ({len(gains)} hold-outs; target +3.00)")
+
+
+def profile_fit(data, params) -> None:
+    """Where the DAG default's fit time goes: each stage fitted (or applied) in turn on the December
+    split, its seconds printed; the forest's input cached first, as Pipeline.fit does not."""
+    from flightdelay import modeling
+
+    train, _, months = modeling.time_split(data, 1)
+    frame = modeling.with_hidden_arrivals(train, params).cache()
+    frame.count()
+    print(f"hold-out {months}; {frame.count()} training rows; stages of the DAG default:")
+    total = 0.0
+    for stage in modeling.build_pipeline(params).getStages():
+        started = time.perf_counter()
+        fitted = stage.fit(frame) if hasattr(stage, "fit") else stage
+        fit_seconds = time.perf_counter() - started
+        frame = fitted.transform(frame)
+        total += fit_seconds
+        print(f"  {type(stage).__name__:<24} {getattr(stage, 'getOutputCol', lambda: '')() or '':<22} "
+              f"fit {fit_seconds:6.1f} s", flush=True)
+    print(f"sum of the stages' fits {total:.1f} s (each re-reads its input through the stages before it)")
 
 
 WEATHER = ["temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib"]
@@ -165,6 +225,9 @@ def main() -> int:
     parser.add_argument("--bounds", action="store_true",
                         help="the improved pipeline plus weather, plus the origin's arrivals, and plus a "
                              "same-day feature (upper bound)")
+    parser.add_argument("--generalisation", action="store_true",
+                        help="July-December: each month and each two-month window held out, gains over the seed")
+    parser.add_argument("--profile-fit", action="store_true", help="the DAG default's fit seconds per stage")
     args = parser.parse_args()
 
     from pyspark.sql import SparkSession
@@ -189,7 +252,11 @@ def main() -> int:
     arrivals.write_table(table, f"file://{scratch.name}/arrivals")
     params = modeling.TrainParams(arrivals_path=f"file://{scratch.name}/arrivals")
     try:
-        if args.bounds:
+        if args.generalisation:
+            generalisation(data, params)
+        elif args.profile_fit:
+            profile_fit(data, params)
+        elif args.bounds:
             bounds(spark, data, params)
         elif args.walk_forward:
             walk_forward(data, args.walk_forward, params)
