@@ -22,14 +22,17 @@ IMPROVED_CATEGORICAL = ["Carrier", "Origin", "Dest"]
 SEED_NUMERIC = ["DepDelay", "Distance", "DayOfMonth", "DayOfWeek", "DayOfYear"]
 IMPROVED_NUMERIC = SEED_NUMERIC + ["DepHour", "DepMinuteOfDay"]
 
+# The route, as the model derives it (DERIVE_SQL) and as modeling.with_bins_for counts it.
+ROUTE_SQL = "concat(Origin, '-', Dest)"
+
 # Derived features, computed inside the model (first pipeline stage). DayOfWeek follows the BTS
 # convention Monday=1 .. Sunday=7 (Spark's dayofweek is Sunday=1 .. Saturday=7).
-DERIVE_SQL = """
+DERIVE_SQL = f"""
 SELECT *,
        CAST(dayofmonth(FlightDate) AS DOUBLE) AS DayOfMonth,
        CAST(dayofyear(FlightDate) AS DOUBLE) AS DayOfYear,
        CAST(((dayofweek(FlightDate) + 5) % 7) + 1 AS DOUBLE) AS DayOfWeek,
-       concat(Origin, '-', Dest) AS Route,
+       {ROUTE_SQL} AS Route,
        CAST(coalesce(hour(CRSDepTime), 12) AS DOUBLE) AS DepHour,
        CAST(coalesce(hour(CRSDepTime) * 60 + minute(CRSDepTime), 720) AS DOUBLE) AS DepMinuteOfDay
 FROM __THIS__

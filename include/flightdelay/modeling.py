@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flightdelay.features import (ARRIVAL_COLUMNS, CATEGORICAL, DERIVE_SQL, IMPROVED_CATEGORICAL, IMPROVED_NUMERIC,
-                                  LABEL_NAMES, SEED_NUMERIC)
+                                  LABEL_NAMES, ROUTE_SQL, SEED_NUMERIC)
 
 # The columns SlackEncoder adds (flightdelay.history.OUTPUT_COLUMNS); listed here so that
 # importing this module does not import pyspark.
@@ -85,7 +85,7 @@ def with_bins_for(train: "DataFrame", params: TrainParams) -> TrainParams:
 
     columns = CATEGORICAL_SETS[params.feature_set]
     if params.feature_set == "seed":  # Route is derived inside the model from Origin and Dest
-        train = train.withColumn("Route", F.concat_ws("-", "Origin", "Dest"))
+        train = train.withColumn("Route", F.expr(ROUTE_SQL))
     counts = train.agg(*[F.countDistinct(c).alias(c) for c in columns]).first()
     return replace(params, max_bins=max(params.max_bins, *(counts[c] + 1 for c in columns)))
 

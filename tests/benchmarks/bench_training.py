@@ -67,14 +67,19 @@ def fit_and_score(pipeline, train, holdout, uncovered: bool = False):
     return scores, fitted - started, seconds
 
 
-def walk_forward(data, months: int, params) -> None:
-    """Each of the last `months` months held out in turn, trained on the months before it."""
+def by_month(data):
+    """The "yyyy-MM" column of FlightDate, and the data's months in order."""
     from pyspark.sql import functions as F
 
+    month = F.date_format("FlightDate", "yyyy-MM")
+    return month, sorted(r.m for r in data.select(month.alias("m")).distinct().collect())
+
+
+def walk_forward(data, months: int, params) -> None:
+    """Each of the last `months` months held out in turn, trained on the months before it."""
     from flightdelay import modeling
 
-    month = F.date_format("FlightDate", "yyyy-MM")
-    all_months = sorted(r.m for r in data.select(month.alias("m")).distinct().collect())
+    month, all_months = by_month(data)
     print(f"{'hold-out':<9} {'train rows':>10} {'seed F1':>8} {'improved F1':>11} {'gain':>6}")
     gains = []
     for last in all_months[-months:]:
@@ -91,12 +96,10 @@ def generalisation(data, params) -> None:
     """Issue 21's measure: each month of July-December held out alone and each two-month window in
     that range, trained on the months before; the DAG default's gain over the seed features at RF
     defaults and at the same forest size."""
-    from pyspark.sql import functions as F
-
     from flightdelay import modeling
 
-    month = F.date_format("FlightDate", "yyyy-MM")
-    months = sorted(r.m for r in data.select(month.alias("m")).distinct().collect())[-6:]
+    month, months = by_month(data)
+    months = months[-6:]
     windows = [[m] for m in months] + [months[i:i + 2] for i in range(len(months) - 1)]
     same_size = modeling.TrainParams(**{**SEED, "num_trees": params.num_trees, "max_depth": params.max_depth})
     print(f"{'hold-out':<17} {'train rows':>10} {'seed 20x5':>9} {'seed same':>9} {'DAG default':>11} "
@@ -125,7 +128,6 @@ def profile_fit(data, params) -> None:
 
     train, _, months = modeling.time_split(data, 1)
     frame = modeling.with_hidden_arrivals(train, params).cache()
-    frame.count()
     print(f"hold-out {months}; {frame.count()} training rows; stages of the DAG default:")
     total = 0.0
     for stage in modeling.build_pipeline(params).getStages():

@@ -50,7 +50,7 @@ def test_password_hash_is_salted_pbkdf2_in_the_form_the_nifi_login_reads():
     assert "correct horse" not in first
 
 
-def test_a_state_behind_a_closed_folder_is_named_and_keeps_the_services_as_root(tmp_path, monkeypatch):
+def test_a_state_behind_a_closed_folder_is_named_and_keeps_the_services_as_root(tmp_path):
     """The service account must traverse every folder above the state: a 0700 one is named, and
     (as root) the services then stay root instead of failing to start."""
     closed = tmp_path / "closed"
