@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from embedded import services as svc
+from embedded import health, services as svc
 from embedded.settings import Settings
 from embedded.supervision import LOG_TAIL_LINES, PlatformError
 
@@ -31,7 +31,7 @@ def check_ports(service_list: list[svc.Service]) -> None:
     """Fail, naming the port and the service, when another process already holds a port."""
     for service in service_list:
         for key, port in service.ports.items():
-            if svc.tcp_open(port):
+            if health.tcp_open(port):
                 raise PlatformError(
                     f"port {port} ({key}) needed by {service.name} is already in use by another "
                     f"process; stop that process or set {key} in .env"

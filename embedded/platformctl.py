@@ -20,6 +20,7 @@ import xmlrpc.client
 
 from embedded import services as svc, startup
 from embedded.environment import environment, exports, render_configs
+from embedded.health import Unhealthy
 from embedded.initialise import (
     check_installed, check_ports, initialise, prepare_ferretdb_lookup, prepare_service_user,
 )
@@ -139,7 +140,7 @@ def status(s: Settings) -> int:
         try:
             service.check() if info.get("statename") == "RUNNING" else None
             health = "ok" if info.get("statename") == "RUNNING" else "down"
-        except svc.Unhealthy as exc:
+        except Unhealthy as exc:
             health = f"FAIL: {exc}"[:60]
         failing += health != "ok"
         print(f"{service.name:<22} {info.get('statename', '?'):<10} {info.get('pid', 0):>7}  {health:<8} {service.url}")

@@ -1,17 +1,15 @@
-"""The services of the embedded platform: how each one starts, which ports it owns, and how
-its health is checked. platformctl turns this list into a supervisord configuration.
+"""The services of the embedded platform: how each one starts, which ports it owns, and which
+check (embedded/health.py) says it is ready. platformctl turns this list into a supervisord
+configuration.
 """
 from __future__ import annotations
 
-import json
-import socket
-import ssl
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
 from embedded.environment import NIFI_USER, nifi_tls_files
+from embedded.health import (airflow_component, check_cassandra, check_datanode, check_http, check_kafka, check_mongo,
+                             check_namenode, check_postgres)
 from embedded.settings import REPO, Settings
 
 HADOOP_OPENS = [
@@ -52,10 +50,6 @@ CASSANDRA_JVM17 = """
 """.split()
 
 
-class Unhealthy(Exception):
-    """A health check did not pass; the message says what was seen."""
-
-
 @dataclass
 class Service:
     """One supervised process and the check that says it is ready."""
@@ -84,129 +78,11 @@ class Service:
     setup_waits: bool = False
 
 
-# --- health checks: each raises Unhealthy with what it saw ---------------------------------
-
-def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
-
-
-def http_json(url: str, timeout: float = 5, headers: dict[str, str] | None = None, cafile: str | None = None) -> object:
-    """The JSON (or text) at `url`; `cafile`: the certificate to trust for HTTPS (NiFi's own)."""
-    request = urllib.request.Request(url, headers=headers or {})
-    context = ssl.create_default_context(cafile=cafile) if cafile else None
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
-            body = response.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise Unhealthy(f"{url}: {exc}") from exc
-    try:
-        return json.loads(body)
-    except ValueError:
-        return body.decode(errors="replace")
-
-
-def check_kafka(port: int) -> Callable[[], None]:
-    def check() -> None:
-        from confluent_kafka.admin import AdminClient
-
-        # log_level 0: a refused connection while the broker boots is expected, not news.
-        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{port}", "socket.timeout.ms": 3000, "log_level": 0})
-        try:
-            metadata = admin.list_topics(timeout=3)
-        except Exception as exc:  # KafkaException carries the broker's reason
-            raise Unhealthy(f"kafka metadata: {exc}") from exc
-        if not metadata.brokers:
-            raise Unhealthy("kafka answered without a broker")
-    return check
-
-
-def check_namenode(port: int) -> Callable[[], None]:
-    def check() -> None:
-        beans = http_json(
-            f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=NameNode,name=FSNamesystemState"
-        )
-        state = beans["beans"][0] if isinstance(beans, dict) and beans.get("beans") else {}
-        if state.get("NumLiveDataNodes", 0) < 1:
-            raise Unhealthy("namenode up, no live datanode yet")
-        safemode = http_json(f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo")
-        if safemode["beans"][0].get("Safemode"):
-            raise Unhealthy("namenode in safe mode")
-    return check
-
-
-def check_datanode(port: int) -> Callable[[], None]:
-    def check() -> None:
-        http_json(f"http://127.0.0.1:{port}/jmx?qry=Hadoop:service=DataNode,name=DataNodeInfo")
-    return check
-
-
-def check_cassandra(port: int) -> Callable[[], None]:
-    def check() -> None:
-        if not tcp_open(port):
-            raise Unhealthy(f"CQL port {port} not open yet")
-        from cassandra.cluster import Cluster
-
-        cluster = Cluster(["127.0.0.1"], port=port, connect_timeout=5)
-        try:
-            session = cluster.connect()
-            session.execute("SELECT release_version FROM system.local").one()
-        except Exception as exc:
-            raise Unhealthy(f"cassandra query: {exc}") from exc
-        finally:
-            cluster.shutdown()
-    return check
-
-
-def check_mongo(port: int) -> Callable[[], None]:
-    def check() -> None:
-        from pymongo import MongoClient
-        from pymongo.errors import PyMongoError
-
-        client = MongoClient(f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=2000)
-        try:
-            client.admin.command("ping")
-        except PyMongoError as exc:
-            raise Unhealthy(f"mongo ping: {exc}") from exc
-        finally:
-            client.close()
-    return check
-
-
-def check_postgres(port: int, password: str) -> Callable[[], None]:
-    def check() -> None:
-        import psycopg2
-
-        try:
-            psycopg2.connect(host="127.0.0.1", port=port, user="flightdelay", password=password,
-                             dbname="airflow", connect_timeout=2).close()
-        except psycopg2.Error as exc:
-            raise Unhealthy(f"postgres: {str(exc).strip()}") from exc
-    return check
-
-
 def postgres_command(s: Settings) -> list[str]:
     """The PostgreSQL server on 127.0.0.1 only (no Unix socket: its default folder belongs to
     Debian's own cluster)."""
     return [str(s.postgres_bin / "postgres"), "-D", str(s.data / "postgres"), "-p", str(s.port("POSTGRES_PORT")),
             "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=200"]
-
-
-def check_http(url: str, expect: Callable[[object], bool] = lambda body: True,
-               cafile: str | None = None) -> Callable[[], None]:
-    def check() -> None:
-        body = http_json(url, cafile=cafile)
-        if not expect(body):
-            raise Unhealthy(f"{url} answered {str(body)[:200]}")
-    return check
-
-
-def airflow_component(part: str) -> Callable[[object], bool]:
-    """Whether Airflow's /monitor/health reports `part` (metadatabase, scheduler, ...) healthy."""
-    def healthy(body: object) -> bool:
-        return isinstance(body, dict) and (body.get(part) or {}).get("status") == "healthy"
-    return healthy
 
 
 # --- the service list ----------------------------------------------------------------------
@@ -224,6 +100,7 @@ def services(s: Settings) -> list[Service]:
         "-Dhadoop.root.logger=INFO,console", f"-Dlog4j.configuration=file:{conf}/hadoop/log4j.properties",
         "-cp", hadoop_cp,
     ]
+    user = s.service_user  # stats the folders above the state: once, not per service
     airflow_port = s.port("AIRFLOW_PORT")
     airflow_health = f"http://127.0.0.1:{airflow_port}/api/v2/monitor/health"
     # The scheduler's and triggerer's log servers bind every interface (hard-coded in Airflow);
@@ -253,7 +130,7 @@ def services(s: Settings) -> list[Service]:
             check=check_kafka(s.port("KAFKA_PORT")),
             url=f"PLAINTEXT://127.0.0.1:{s.port('KAFKA_PORT')}",
             priority=10,
-            user=s.service_user,
+            user=user,
             owns=("data/kafka", "conf/kafka"),
         ),
         Service(
@@ -263,7 +140,7 @@ def services(s: Settings) -> list[Service]:
             check=check_namenode(s.port("HDFS_HTTP_PORT")),
             url=f"http://127.0.0.1:{s.port('HDFS_HTTP_PORT')} (hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')})",
             priority=10,
-            user=s.service_user,
+            user=user,
             owns=("data/hdfs", "data/hadoop-tmp", "conf/hadoop"),
         ),
         Service(
@@ -276,7 +153,7 @@ def services(s: Settings) -> list[Service]:
             },
             check=check_datanode(s.port("HDFS_DATANODE_HTTP_PORT")),
             priority=20,
-            user=s.service_user,
+            user=user,
             owns=("data/hdfs", "data/hadoop-tmp", "conf/hadoop"),
         ),
         Service(
@@ -299,7 +176,7 @@ def services(s: Settings) -> list[Service]:
             priority=10,
             nice=10,
             setup_waits=True,
-            user=s.service_user,
+            user=user,
             owns=("data/cassandra", "conf/cassandra"),
         ),
         Service(
@@ -312,7 +189,7 @@ def services(s: Settings) -> list[Service]:
             priority=10,
             nice=10,
             setup_waits=True,
-            user=s.service_user,
+            user=user,
             directory=str(data / "ferretdb"),
             owns=("data/ferretdb",),
         ),
@@ -340,7 +217,7 @@ def services(s: Settings) -> list[Service]:
             priority=20,
             nice=10,
             setup_waits=True,
-            user=s.service_user,
+            user=user,
             directory=str(data / "nifi"),
             # and Kafka's tools config, read by the console consumer the flow runs
             owns=("data/nifi", "data/nifi-out", "conf/nifi", "conf/kafka", "secrets/nifi-keystore.p12",
@@ -358,7 +235,7 @@ def services(s: Settings) -> list[Service]:
             environment={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DFS_TMP": f"{data}/mlflow/tmp"},
             priority=30,
             # not niced: setup_platform and the stream's start ask it for the champion
-            user=s.service_user,
+            user=user,
             owns=("data/mlflow/artifacts",),  # clients upload through it (--serve-artifacts)
         ),
         Service(
@@ -406,7 +283,7 @@ def services(s: Settings) -> list[Service]:
             url=f"http://127.0.0.1:{s.port('WEBAPP_PORT')}",
             directory=str(REPO),
             priority=50,
-            user=s.service_user,
+            user=user,
         ),
     ]
 

@@ -9,7 +9,7 @@ import shlex
 import time
 import xmlrpc.client
 
-from embedded import services as svc
+from embedded import health, services as svc
 from embedded.settings import REPO, Settings
 
 LOG_TAIL_LINES = 40
@@ -137,7 +137,7 @@ def wait_healthy(s: Settings, service_list: list[svc.Service],
                     ready_at[service.name] = time.monotonic() - started
                     print(f"  ok  {service.name:<22} healthy at {ready_at[service.name]:6.1f}s", flush=True)
                     continue
-                except svc.Unhealthy as exc:
+                except health.Unhealthy as exc:
                     reasons[service.name] = str(exc)
             else:
                 reasons[service.name] = state["statename"].lower()

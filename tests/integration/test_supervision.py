@@ -12,7 +12,7 @@ import time
 import pytest
 from pymongo import MongoClient
 
-from embedded import services as svc, supervision
+from embedded import health, services as svc, supervision
 from embedded.settings import REPO, Settings
 
 
@@ -45,7 +45,7 @@ def test_killed_service_is_restarted_and_logged(platform):
             break
         time.sleep(0.5)
     assert after != before, "mongodb was not restarted"
-    svc.check_mongo(platform.port("MONGO_PORT"))()
+    health.check_mongo(platform.port("MONGO_PORT"))()
     log = (platform.logs / "supervisord.log").read_text()
     assert "exited: mongodb (terminated by SIGKILL; not expected)" in log
 
@@ -114,7 +114,7 @@ def test_make_stop_leaves_nothing_and_data_survives_restart(platform, webhdfs, u
                                                   params={"state": ["running"]}, timeout=30).json()["dag_runs"]]
     subprocess.run(["make", "stop"], cwd=REPO, check=True, timeout=300)
     assert supervision.our_processes(platform) == []
-    open_ports = [p for service in svc.services(platform) for p in service.ports.values() if svc.tcp_open(p)]
+    open_ports = [p for service in svc.services(platform) for p in service.ports.values() if health.tcp_open(p)]
     assert open_ports == [], f"ports still open after stop: {open_ports}"
 
     restart = subprocess.run(["make", "run"], cwd=REPO, capture_output=True, text=True, timeout=900)

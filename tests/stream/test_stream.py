@@ -219,7 +219,7 @@ def test_a_killed_job_and_a_killed_sink_lose_and_duplicate_nothing(stream, kafka
     is answered once and stored once in MongoDB, Cassandra, the committed parquet and NiFi's files."""
     import psutil
 
-    from embedded import services as svc
+    from embedded import health
     from embedded.supervision import process_states
 
     tries_before = task_tries(airflow_api, stream["run_id"])
@@ -246,13 +246,13 @@ def test_a_killed_job_and_a_killed_sink_lose_and_duplicate_nothing(stream, kafka
     uuids = [r["UUID"] for r in first + during + sink_down]
     responses = kafka.responses(uuids, timeout=420)
     assert {u: len(r) for u, r in responses.items() if len(r) != 1} == {}, "answered more than once"
-    check = svc.check_cassandra(settings.port("CASSANDRA_PORT"))
+    check = health.check_cassandra(settings.port("CASSANDRA_PORT"))
 
     def cassandra_back() -> bool:
         try:
             check()
             return True
-        except svc.Unhealthy:
+        except health.Unhealthy:
             return False
 
     wait_until(cassandra_back, 240, "Cassandra to be restarted by supervisord", interval=3)
