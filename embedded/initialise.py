@@ -70,8 +70,10 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
             "-format", "-nonInteractive", "-force",
         ], env, s.logs / "init.log")
     for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out",
-                   "hdfs", "hadoop-tmp"):
+                   "hdfs", "hadoop-tmp", "jvm-archives"):
         (s.data / folder).mkdir(parents=True, exist_ok=True)
+    for folder in (s.airflow_home, s.logs / "airflow", s.state / "runs"):  # Airflow's, as the service account
+        folder.mkdir(parents=True, exist_ok=True)
     # PostgreSQL's databases and Airflow's schema: once per state and Airflow version (a restart
     # skips the migration, which imports Airflow and starts PostgreSQL for it).
     marker, version = s.data / "airflow-db-migrated", importlib.metadata.version("apache-airflow")

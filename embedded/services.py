@@ -108,6 +108,15 @@ def services(s: Settings) -> list[Service]:
     user = s.service_user  # stats the folders above the state: once, not per service
     airflow_port = s.port("AIRFLOW_PORT")
     airflow_health = f"http://127.0.0.1:{airflow_port}/api/v2/monitor/health"
+    # Airflow and the tasks it runs (the Spark jobs, the stream among them) as the service account:
+    # its home and logs, the runs' results, the stream's checkpoints and class archive, MLflow's
+    # temporary folder and NiFi's certificate (setup_platform and the canary trust it) are theirs.
+    airflow_as_user = dict(
+        user=user, directory=str(s.airflow_home),
+        environment={"HOME": str(s.airflow_home), "USER": user, "LOGNAME": user} if user else {},
+        owns=("airflow", "logs/airflow", "runs", "data/checkpoints", "data/jvm-archives", "data/mlflow/tmp",
+              "secrets/nifi-cert.pem"),
+    )
     # The scheduler's and triggerer's log servers bind every interface (hard-coded in Airflow);
     # with LocalExecutor the api-server reads the same log folder, so they are not started.
     return [
@@ -201,7 +210,8 @@ def services(s: Settings) -> list[Service]:
         Service(
             name="nifi",
             command=[
-                str(s.java_nifi), "-Xms256m", f"-Xmx{v['NIFI_HEAP']}", *QUICK_START_JIT, "-Djava.net.preferIPv4Stack=true",
+                str(s.java_nifi), "-Xms256m", f"-Xmx{v['NIFI_HEAP']}", *QUICK_START_JIT,
+                "-Djava.net.preferIPv4Stack=true",
                 "-Djava.security.egd=file:/dev/urandom", "-Dsun.net.http.allowRestrictedHeaders=true",
                 "-Djava.protocol.handler.pkgs=sun.net.www.protocol", "-Djava.awt.headless=true",
                 "--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
@@ -250,6 +260,7 @@ def services(s: Settings) -> list[Service]:
             check=check_http(airflow_health, airflow_component("metadatabase")),
             url=f"http://127.0.0.1:{airflow_port}",
             priority=40,
+            **airflow_as_user,
             # not niced: a start waits for it (the scheduler starts after it, `make run` triggers
             # setup_platform through it), and it is nearly idle once the platform serves
         ),
@@ -269,6 +280,7 @@ def services(s: Settings) -> list[Service]:
                 # the dag-processor: the start waits for setup_platform to be listed instead
                 # (parsed before, on a restart); the triggerer: no task of the start defers
                 setup_waits=component != "scheduler",
+                **airflow_as_user,
             )
             for component, args in (
                 ("scheduler", ["scheduler", "--skip-serve-logs"]),

@@ -138,15 +138,12 @@ def test_nifi_refuses_a_wrong_password_and_accepts_the_generated_one(platform):
     assert flow.status_code == 200 and flow.json()["about"]["version"].startswith("2.")
 
 
-# Still run as root: Airflow (its tasks share the state folder with the tests' own DAG runs);
-# PostgreSQL runs as Debian's `postgres`.
-AS_ROOT = {"airflow-api-server", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"}
-
-
 def test_the_services_run_as_the_unprivileged_account(platform):
-    """Started by root, the data services, NiFi (whose processors can run commands), MLflow and
-    the web app run as the service account, and NiFi's children too."""
+    """Started by root, every service but PostgreSQL (Debian's `postgres`) runs as the service
+    account: the data services, NiFi (whose processors can run commands), MLflow, the web app and
+    Airflow; NiFi's children and the tasks Airflow runs (the stream's driver) too."""
     from embedded import services as svc
+    from embedded.startup import stream_drivers
     from embedded.supervision import process_states
 
     if platform.service_user is None:
@@ -157,9 +154,11 @@ def test_the_services_run_as_the_unprivileged_account(platform):
 
     states = process_states(platform)
     owners = {service.name: owner(states[service.name]["pid"]) for service in svc.services(platform)}
-    expected = {name: "root" if name in AS_ROOT else "postgres" if name == "postgres" else platform.service_user
-                for name in owners}
+    expected = {name: "postgres" if name == "postgres" else platform.service_user for name in owners}
     assert owners == expected
     nifi_children = subprocess.run(["pgrep", "-P", str(states["nifi"]["pid"])], capture_output=True, text=True)
     for pid in nifi_children.stdout.split():
         assert owner(int(pid)) == platform.service_user
+    drivers = stream_drivers()  # started by an Airflow task
+    assert drivers, "no stream driver is running"
+    assert {process.username() for process in drivers} == {platform.service_user}
