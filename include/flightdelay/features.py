@@ -42,6 +42,9 @@ FROM __THIS__
 # mean slack and count of the origin's flights landed in each window before departure.
 ARRIVAL_WINDOWS = (60, 180)
 ARRIVAL_COLUMNS = [f"Landed{w}{kind}" for w in ARRIVAL_WINDOWS for kind in ("Slack", "Count")]
+# What flightdelay.rotation.RotationLookup adds: the aircraft's legs that day that had left before
+# this flight, the last one's departure delay, whether this is its first leg, the scheduled turn.
+ROTATION_COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes"]
 
 
 def great_circle_miles(lat1, lon1, lat2, lon2):

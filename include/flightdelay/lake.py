@@ -35,6 +35,7 @@ FEATURES = "/data/features/flights"
 # The arrivals feed the model reads at prediction time (flightdelay.arrivals): one row per
 # origin and day with running totals, per minute, of the flights from there that had landed.
 ARRIVALS = "/data/features/origin_arrivals"
+ROTATION = "/data/features/tail_rotation"  # flightdelay.rotation: each flight's aircraft day
 # Bump when validation or the canonical mapping changes: partitions validated by an older
 # version are validated again even if their raw bytes did not change.
 VALIDATION_VERSION = 3

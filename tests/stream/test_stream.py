@@ -156,7 +156,9 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
     requests = [flight(Origin="EWR", Dest="SFO", Carrier="UA", DepDelay=-5.0, CRSDepTime="06:15"),
                 flight(Origin="LGA", Dest="ORD", Carrier="AA", DepDelay=95.0, FlightDate="2013-01-31",
                        CRSDepTime="18:40"),
-                flight(Origin="JFK", Dest="BOS", Carrier="B6", DepDelay=0.0, CRSDepTime=None, FlightNum=None)]
+                flight(Origin="JFK", Dest="BOS", Carrier="B6", DepDelay=0.0, CRSDepTime=None, FlightNum=None),
+                # the aircraft N11106's second leg that day: its first (EV 4269) left 94 min late
+                flight(Origin="EWR", Dest="GRR", Carrier="EV", FlightNum="4703", DepDelay=124.0, CRSDepTime="15:43")]
     kafka.send(requests)
     responses = kafka.responses([r["UUID"] for r in requests])
 
@@ -165,11 +167,17 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
     frame = spark.createDataFrame(requests, "UUID string, Origin string, Dest string, Carrier string, "
                                             "FlightDate string, DepDelay double, FlightNum string, CRSDepTime string")
     offline = {r.UUID: r for r in model.transform(canonical_from_request(frame, airports)).select(
-        "UUID", "Distance", "Landed180Count", F.col("prediction").cast("int").alias("prediction"),
+        "UUID", "Distance", "Landed180Count", "TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight",
+        F.col("prediction").cast("int").alias("prediction"),
         vector_to_array("probability").alias("probability")).collect()}
     # The model read the arrivals feed: LaGuardia had landings before 18:40; no departure time, none.
     assert offline[requests[1]["UUID"]].Landed180Count > 10
     assert offline[requests[2]["UUID"]].Landed180Count == 0
+    # The model found the aircraft through the schedule: with a flight number, its earlier leg;
+    # without one, its day unknown (TailFirstFlight -1).
+    second_leg, no_number = offline[requests[3]["UUID"]], offline[requests[2]["UUID"]]
+    assert (second_leg.TailEarlierCount, second_leg.TailPrevDepDelay, second_leg.TailFirstFlight) == (1.0, 94.0, 0.0)
+    assert (no_number.TailEarlierCount, no_number.TailFirstFlight) == (0.0, -1.0)
     for request in requests:
         served, expected = responses[request["UUID"]][0], offline[request["UUID"]]
         assert served["Prediction"] == expected.prediction

@@ -81,6 +81,24 @@ def test_features_write_the_arrivals_table(features):
     assert landed > 0.9 * 3 * 25000  # (about) every valid flight of the three months, some twice
 
 
+def test_features_write_the_rotation_table(features):
+    import io
+
+    import pyarrow.parquet as pq
+
+    versions = sorted(name for name in features.list(lake.ROTATION) if name.startswith("built="))
+    assert versions and len(versions) <= 2
+    folder = f"{lake.ROTATION}/{versions[-1]}"
+    parts = [name for name in features.list(folder) if name.endswith(".parquet")]
+    with features.read(f"{folder}/{parts[0]}") as reader:
+        table = pq.read_table(io.BytesIO(reader.read())).to_pylist()
+    assert len(table) > 0.9 * 3 * 25000  # (about) every flight of the three months with a tail
+    later = [row for row in table if row["EarlierLeft"]]
+    assert len(later) > 0.15 * len(table)  # a quarter of the flights: aircraft leave New York twice a day
+    for row in later[:50]:
+        assert len(row["EarlierLeft"]) == len(row["EarlierDelay"]) and row["TurnMinutes"] is not None
+
+
 def _task_state(run, task_id: str) -> str:
     return {ti.task_id: ti.state for ti in run.get_task_instances()}[task_id]
 
@@ -97,6 +115,7 @@ def test_train_registers_a_version_and_promotion_goes_both_ways(features, model_
     assert run.data.params["holdout_months"] == MONTHS[-1]
     assert run.data.params["train_months"] == ",".join(MONTHS[:-1])
     assert run.data.params["arrivals_path"].endswith(lake.ARRIVALS) and run.data.params["arrivals_hidden"] == "0.2"
+    assert run.data.params["rotation_path"].endswith(lake.ROTATION)
     assert {"accuracy", "f1_macro", "f1_weighted", "log_loss", "precision_3", "recall_0",
             "baseline_f1_macro"} <= set(run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(first.run_id, "plots")}

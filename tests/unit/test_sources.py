@@ -91,3 +91,5 @@ def test_every_source_maps_to_the_same_dtypes():
     assert dict(nyc.dtypes) == dict(bts.dtypes)
     assert str(nyc.dtypes["Distance"]) == "float64"
     assert nyc.iloc[0]["CRSArrTime"] == pd.Timestamp("2013-01-01 08:19")  # sched_arr_time 819
+    assert nyc.iloc[0]["TailNum"] == "N14228"  # the aircraft; BTS rows without Tail_Number keep a null
+    assert bts["TailNum"].isna().all()
