@@ -36,6 +36,18 @@ def _minute_of_day(timestamp):
     return F.hour(timestamp) * 60 + F.minute(timestamp)
 
 
+def scheduled_in_utc(flights: DataFrame, airports: DataFrame):
+    """(flights whose airports both have a time zone, with `_origin_tz` and `_dest_tz`; the
+    scheduled departure and arrival as UTC instants, the arrival the next day if it is not after
+    the departure, as a red-eye's). Shared by the arrivals and the rotation tables."""
+    zones = airports.where("tzone IS NOT NULL").select("faa", "tzone")
+    joined = (flights.join(F.broadcast(zones.withColumnsRenamed({"faa": "Origin", "tzone": "_origin_tz"})), "Origin")
+              .join(F.broadcast(zones.withColumnsRenamed({"faa": "Dest", "tzone": "_dest_tz"})), "Dest"))
+    departure = F.to_utc_timestamp("CRSDepTime", F.col("_origin_tz"))
+    arrival = F.to_utc_timestamp("CRSArrTime", F.col("_dest_tz"))
+    return joined, departure, F.when(arrival <= departure, arrival + F.expr("INTERVAL 1 DAY")).otherwise(arrival)
+
+
 def origin_day_arrivals(flights: DataFrame, airports: DataFrame) -> DataFrame:
     """Canonical flights (CRSDepTime local at the origin, CRSArrTime local at the destination,
     DepDelay, ArrDelay) and airports (faa, tzone) -> TABLE_SCHEMA rows.
@@ -46,16 +58,9 @@ def origin_day_arrivals(flights: DataFrame, airports: DataFrame) -> DataFrame:
     session time zone UTC (build_features sets it) so that no shift of the session's own clock
     moves a landing.
     """
-    zones = airports.where("tzone IS NOT NULL").select("faa", "tzone")
-    origin_zone = F.broadcast(zones.withColumnsRenamed({"faa": "Origin", "tzone": "_origin_tz"}))
-    dest_zone = F.broadcast(zones.withColumnsRenamed({"faa": "Dest", "tzone": "_dest_tz"}))
-    landed = (flights
-              .where("ArrDelay IS NOT NULL AND DepDelay IS NOT NULL AND CRSDepTime IS NOT NULL "
-                     "AND CRSArrTime IS NOT NULL")
-              .join(origin_zone, "Origin").join(dest_zone, "Dest"))
-    departure = F.to_utc_timestamp("CRSDepTime", F.col("_origin_tz"))
-    arrival = F.to_utc_timestamp("CRSArrTime", F.col("_dest_tz"))
-    arrival = F.when(arrival <= departure, arrival + F.expr("INTERVAL 1 DAY")).otherwise(arrival)
+    landed, _, arrival = scheduled_in_utc(
+        flights.where("ArrDelay IS NOT NULL AND DepDelay IS NOT NULL AND CRSDepTime IS NOT NULL "
+                      "AND CRSArrTime IS NOT NULL"), airports)
     at = F.from_utc_timestamp(arrival + F.make_dt_interval(mins=F.round("ArrDelay").cast("int")),
                               F.col("_origin_tz"))
     landed = landed.select("Origin", F.to_date(at).alias("day"), _minute_of_day(at).alias("minute"),
@@ -124,6 +129,27 @@ def latest_version(spark, path: str) -> str | None:
     return versions[-1] if versions else None
 
 
+def read_table(spark, path: str, schema, feature: str) -> DataFrame:
+    """The newest complete version of the lake table at `path`, or an empty one ('' for none, no
+    version yet, or not readable): every row then gets `feature` "unknown", and a warning says why.
+    A running stream keeps the files it listed; if a rebuild removed them, it reads nothing rather
+    than failing, until its query restarts."""
+    from pyspark.errors import AnalysisException
+
+    empty = spark.createDataFrame([], schema)
+    if not path:
+        return empty
+    version = latest_version(spark, path)
+    if version is None:
+        log.warning("no table under %s; %s unknown for every flight", path, feature)
+        return empty
+    try:
+        return spark.read.schema(schema).option("ignoreMissingFiles", "true").parquet(version)
+    except AnalysisException as exc:
+        log.warning("table %s not readable (%s); %s unknown for every flight", version, exc, feature)
+        return empty
+
+
 def write_table(table: DataFrame, path: str, keep: int = 2) -> str:
     """Write a new version of the table under `path` and delete all but the `keep` newest: a
     stream reading the previous version keeps its files until its next restart."""
@@ -150,28 +176,9 @@ class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         self._setDefault(path="")
         self._set(**self._input_kwargs)
 
-    def table(self, dataset: DataFrame) -> DataFrame:
-        spark = dataset.sparkSession
-        path = self.getOrDefault(self.path)
-        empty = spark.createDataFrame([], TABLE_SCHEMA)
-        if not path:
-            return empty
-        from pyspark.errors import AnalysisException
-
-        version = latest_version(spark, path)
-        if version is None:  # no table yet: every row is "not covered"
-            log.warning("no arrivals table under %s; arrivals unknown for every flight", path)
-            return empty
-        try:
-            # A running stream keeps the files it listed; if a rebuild removed them, it reads
-            # nothing (arrivals unknown) rather than failing, until its query restarts.
-            return spark.read.schema(TABLE_SCHEMA).option("ignoreMissingFiles", "true").parquet(version)
-        except AnalysisException as exc:
-            log.warning("arrivals table %s not readable (%s); arrivals unknown for every flight", version, exc)
-            return empty
-
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        table = self.table(dataset).withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
+        table = read_table(dataset.sparkSession, self.getOrDefault(self.path), TABLE_SCHEMA, "arrivals")
+        table = table.withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
         joined = dataset.join(F.broadcast(table), ["Origin", "FlightDate"], "left")
         known = F.col("_count").isNotNull() & F.col("CRSDepTime").isNotNull()
         if HIDDEN_COLUMN in dataset.columns:

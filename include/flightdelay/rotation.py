@@ -7,8 +7,6 @@ that a request without a flight number, or a flight the schedule lacks, degrades
 """
 from __future__ import annotations
 
-import logging
-
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -17,9 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay.arrivals import latest_version
-
-log = logging.getLogger(__name__)
+from flightdelay.arrivals import read_table, scheduled_in_utc
 
 HIDDEN_COLUMN = "RotationHidden"
 UNKNOWN = -999.0  # the forest cannot split on null or NaN
@@ -39,6 +35,12 @@ TABLE_SCHEMA = T.StructType([
 COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes"]
 
 
+def flight_number(column):
+    """A flight number as the table keys it: a string, trimmed, without leading zeros ("012" is
+    flight 12), so a request's spelling finds the schedule's."""
+    return F.regexp_replace(F.trim(column.cast("string")), "^0+", "")
+
+
 def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
     """Canonical flights (with TailNum; CRSDepTime local at the origin, CRSArrTime local at the
     destination) and airports (faa, tzone) -> TABLE_SCHEMA rows, one per flight with a tail.
@@ -47,15 +49,13 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
     no time zone is left out. The "day" is the flight date of the schedule. Run with the session
     time zone UTC (build_features sets it).
     """
-    zones = airports.where("tzone IS NOT NULL").select("faa", "tzone")
-    legs = (flights.where("TailNum IS NOT NULL AND CRSDepTime IS NOT NULL AND FlightNum IS NOT NULL")
-            .join(F.broadcast(zones.withColumnsRenamed({"faa": "Origin", "tzone": "_origin_tz"})), "Origin")
-            .join(F.broadcast(zones.withColumnsRenamed({"faa": "Dest", "tzone": "_dest_tz"})), "Dest"))
-    departure = F.to_utc_timestamp("CRSDepTime", F.col("_origin_tz"))
-    arrival = F.to_utc_timestamp("CRSArrTime", F.col("_dest_tz"))
-    arrival = F.when(arrival <= departure, arrival + F.expr("INTERVAL 1 DAY")).otherwise(arrival)
-    minutes = (lambda instant: (F.unix_timestamp(instant) / 60).cast("long"))  # noqa: E731
-    legs = (legs.dropDuplicates(KEY)
+    legs, departure, arrival = scheduled_in_utc(
+        flights.where("TailNum IS NOT NULL AND CRSDepTime IS NOT NULL AND FlightNum IS NOT NULL"), airports)
+
+    def minutes(instant):
+        return (F.unix_timestamp(instant) / 60).cast("long")
+
+    legs = (legs.withColumn("FlightNum", flight_number(F.col("FlightNum"))).dropDuplicates(KEY)
             .select(*KEY, "TailNum", minutes(departure).alias("dep"), minutes(arrival).alias("arr"),
                     F.col("DepDelay").cast("float").alias("delay")))
     # Each flight beside every earlier leg of its tail that day: a few legs per tail and day.
@@ -109,35 +109,17 @@ class RotationLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         self._setDefault(path="")
         self._set(**self._input_kwargs)
 
-    def table(self, dataset: DataFrame) -> DataFrame:
-        spark = dataset.sparkSession
-        path = self.getOrDefault(self.path)
-        empty = spark.createDataFrame([], TABLE_SCHEMA)
-        if not path:
-            return empty
-        from pyspark.errors import AnalysisException
-
-        version = latest_version(spark, path)
-        if version is None:
-            log.warning("no rotation table under %s; the aircraft's day unknown for every flight", path)
-            return empty
-        try:
-            return spark.read.schema(TABLE_SCHEMA).option("ignoreMissingFiles", "true").parquet(version)
-        except AnalysisException as exc:
-            log.warning("rotation table %s not readable (%s); the aircraft's day unknown", version, exc)
-            return empty
-
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        renamed = {"TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay", "TurnMinutes": "_turn"}
-        table = self.table(dataset).withColumnsRenamed(renamed)
-        # The request's FlightNum is a string as the schedule's is; a flight number with spaces or
-        # leading zeros is the same flight.
-        probe = dataset.withColumn("_flight", F.regexp_replace(F.trim(F.col("FlightNum").cast("string")), "^0+", ""))
-        table = table.withColumn("_flight", F.regexp_replace(F.trim("FlightNum"), "^0+", "")).drop("FlightNum")
-        joined = probe.join(F.broadcast(table), [*[c for c in KEY if c != "FlightNum"], "_flight"], "left")
+        renamed = {"FlightNum": "_flight", "TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay",
+                   "TurnMinutes": "_turn"}
+        table = read_table(dataset.sparkSession, self.getOrDefault(self.path), TABLE_SCHEMA, "the aircraft's day")
+        # The table keys flight numbers by flight_number (at build); the request's is put the same way.
+        probe = dataset.withColumn("_flight", flight_number(F.col("FlightNum")))
+        joined = probe.join(F.broadcast(table.withColumnsRenamed(renamed)),
+                            [*[c for c in KEY if c != "FlightNum"], "_flight"], "left")
         known = F.col("_tail").isNotNull()
         if HIDDEN_COLUMN in dataset.columns:
             known = known & ~F.coalesce(F.col(HIDDEN_COLUMN), F.lit(False))
-        return joined.select(*[c for c in dataset.columns],
+        return joined.select(*dataset.columns,
                              *rotation_features(F.col("_left"), F.col("_delay"), F.col("_turn"),
                                                 F.col("DepDelay"), known))
