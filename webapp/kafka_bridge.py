@@ -165,7 +165,9 @@ class ResponseRouter:
             try:
                 consumer.subscribe([self.topic])
                 while not self._stop.is_set():
-                    for message in consumer.consume(500, 0.5):
+                    # poll returns at the first answer; consume(n, t) would wait for n answers or t.
+                    first = consumer.poll(0.5)
+                    for message in ([first, *consumer.consume(499, 0)] if first is not None else []):
                         if message.error():
                             log.warning("response consumer: %s", message.error())
                         elif message.key() and message.value():

@@ -176,9 +176,12 @@ class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         self._setDefault(path="")
         self._set(**self._input_kwargs)
 
+    def table(self, spark) -> DataFrame:
+        """The table as this stage reads it (the stream caches it: flightdelay.stream.champion)."""
+        return read_table(spark, self.getOrDefault(self.path), TABLE_SCHEMA, "arrivals")
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        table = read_table(dataset.sparkSession, self.getOrDefault(self.path), TABLE_SCHEMA, "arrivals")
-        table = table.withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
+        table = self.table(dataset.sparkSession).withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
         joined = dataset.join(F.broadcast(table), ["Origin", "FlightDate"], "left")
         known = F.col("_count").isNotNull() & F.col("CRSDepTime").isNotNull()
         if HIDDEN_COLUMN in dataset.columns:

@@ -109,10 +109,14 @@ class RotationLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         self._setDefault(path="")
         self._set(**self._input_kwargs)
 
+    def table(self, spark) -> DataFrame:
+        """The table as this stage reads it (the stream caches it: flightdelay.stream.champion)."""
+        return read_table(spark, self.getOrDefault(self.path), TABLE_SCHEMA, "the aircraft's day")
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         renamed = {"FlightNum": "_flight", "TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay",
                    "TurnMinutes": "_turn"}
-        table = read_table(dataset.sparkSession, self.getOrDefault(self.path), TABLE_SCHEMA, "the aircraft's day")
+        table = self.table(dataset.sparkSession)
         # The table keys flight numbers by flight_number (at build); the request's is put the same way.
         probe = dataset.withColumn("_flight", flight_number(F.col("FlightNum")))
         joined = probe.join(F.broadcast(table.withColumnsRenamed(renamed)),

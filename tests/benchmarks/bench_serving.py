@@ -69,7 +69,8 @@ def produce(bootstrap: str, topic: str, rate: float, seconds: float, start_at: f
 
 
 def consume(bootstrap: str, topic: str, until: float, ready, out) -> None:
-    """Consumer process: every answer's (uuid, receive time) from the topic's current end."""
+    """Consumer process: every answer's (uuid, receive time, the answer's Kafka timestamp: when
+    the stream produced it) from the topic's current end."""
     from confluent_kafka import TopicPartition
 
     from flightdelay import kafka_read
@@ -79,9 +80,10 @@ def consume(bootstrap: str, topic: str, until: float, ready, out) -> None:
     ready.set()
     received = []
     while time.time() < until:
-        for message in consumer.consume(1000, 0.01):
+        first = consumer.poll(0.01)  # at the first answer: consume(n, t) waits for n answers or t
+        for message in ([first, *consumer.consume(999, 0)] if first is not None else []):
             if not message.error() and message.key():
-                received.append((message.key().decode(), time.time()))
+                received.append((message.key().decode(), time.time(), message.timestamp()[1] / 1000))
         if len(received) >= 5000:
             out.put(received)
             received = []
@@ -190,9 +192,10 @@ def main() -> int:
         time.sleep(1)
     cpu_after = platform_cpu()
     sent = dict(drain(sent_q))
-    received = {}
-    for request_id, at in drain(received_q):
+    received, produced = {}, {}
+    for request_id, at, answered_at in drain(received_q):
         received.setdefault(request_id, at)
+        produced.setdefault(request_id, answered_at)
     producer.join()
     consumer.join()
 
@@ -207,6 +210,19 @@ def main() -> int:
         if window:
             print(f"    minute {minute + 1}: {percentile(window, 50):6.0f} {percentile(window, 99):6.0f} "
                   f"{max(window):7.0f}  ({len(window)} requests)")
+    by_second: dict[int, list[float]] = {}
+    for at, ms in latencies:
+        by_second.setdefault(int(at - start_at), []).append(ms)
+    in_stream: dict[int, float] = {}  # request sent -> answer produced: the stream's share
+    for i, at in sent.items():
+        if i in produced:
+            second = int(at - start_at)
+            in_stream[second] = max(in_stream.get(second, 0.0), 1000 * (produced[i] - at))
+    slow = sorted(((max(v), s, sum(ms > 100 for ms in v)) for s, v in by_second.items()), reverse=True)[:5]
+    print("  slowest seconds (second of the run: max ms, of which until the stream produced the answer; "
+          "requests over 100 ms):")
+    for worst, second, over in sorted(slow, key=lambda item: item[1]):
+        print(f"    {second:4d} s: {worst:6.0f} ms, {in_stream.get(second, float('nan')):6.0f} ms, {over} over 100 ms")
     print("  sinks, most seconds behind the answers during the run:")
     for query, seconds in sorted(lag.worst.items()):
         print(f"    {query:<10} {seconds:6.1f} s")

@@ -1,6 +1,6 @@
 """The streaming job on the running platform, owned by the prediction_stream DAG: every request
-answered exactly once in every sink, bad messages in the dead-letter topic, the served prediction
-equal to the offline model, a promotion served without a restart, a killed job and a killed
+answered exactly once in every sink, the start's warm-up in none, bad messages in the dead-letter
+topic, the served prediction equal to the offline model, a promotion served without a restart, a killed job and a killed
 Cassandra losing and duplicating no request, and a stop request (`make stop`) that ends the job cleanly."""
 from __future__ import annotations
 
@@ -120,6 +120,25 @@ def test_every_request_reaches_every_sink_exactly_once(stream, kafka, mongo, cas
     exactly_once(lambda u: nifi_counts(settings, u), uuids, 120, "NiFi .txt files")
     stored = mongo.find_one({"UUID": uuids[0]}, {"_id": 0})
     assert stored == responses[uuids[0]][0]
+
+
+def test_the_warm_up_reaches_no_topic_and_no_sink(stream, kafka, mongo, cassandra, spark, settings):
+    """Before it takes traffic the job scores synthetic requests (respond.warm_up): its log says
+    so, and none of them is in the output topics since the tests began, nor in any sink."""
+    from flightdelay.stream.respond import WARM_UP_UUID_PREFIX
+
+    logs = (settings.logs / "airflow" / "dag_id=prediction_stream" / f"run_id={stream['run_id']}"
+            / "task_id=run_stream").glob("attempt=*.log")
+    assert any("warm-up:" in path.read_text(errors="replace") for path in logs), "no warm-up in the job's log"
+    kafka.drain(2)
+    assert [u for u in kafka.seen["responses"] if str(u).startswith(WARM_UP_UUID_PREFIX)] == []
+    assert [o for o in kafka.seen["dead_letters"] if WARM_UP_UUID_PREFIX in o] == []
+    uuids = [f"{WARM_UP_UUID_PREFIX}{i:012d}" for i in range(1, 40) if i % 10]  # valid ones: answerable
+    for count, sink in ((lambda: mongo_counts(mongo, uuids), "MongoDB"),
+                        (lambda: cassandra_counts(cassandra, uuids), "Cassandra"),
+                        (lambda: parquet_counts(spark, uuids), "HDFS parquet"),
+                        (lambda: nifi_counts(settings, uuids), "NiFi .txt files")):
+        assert not count(), f"warm-up requests in {sink}"
 
 
 def test_malformed_messages_go_to_the_dead_letter_topic_and_the_stream_keeps_running(stream, kafka):

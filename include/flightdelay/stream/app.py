@@ -18,7 +18,7 @@ from flightdelay import contract_sql, lake, model_cache
 from flightdelay.config import NAMES
 from flightdelay.serving_status import StreamHeartbeat
 from flightdelay.stream import respond, sink_queries, topics
-from flightdelay.stream.champion import Champion, check_model
+from flightdelay.stream.champion import Champion, cache_lookup_tables, check_model
 from flightdelay.stream.options import StreamOptions
 
 log = logging.getLogger("prediction_stream")
@@ -89,6 +89,9 @@ def serve(options: StreamOptions) -> int:
                         check=lambda model, version: check_model(spark, model, version, loaded_airports(), validator))
     champion.wait(options.model_wait_minutes * 60)
     airports = loaded_airports()
+    cached = cache_lookup_tables(spark, champion.model, [])
+    if realtime:
+        respond.warm_up(spark, champion, airports)
 
     if realtime:
         def start_respond(answered=None):
@@ -136,6 +139,7 @@ def serve(options: StreamOptions) -> int:
             # The model is part of the respond query's plan: swap it by restarting that query from
             # its checkpoint (requests wait in Kafka meanwhile; none is dropped or answered twice).
             started = time.monotonic()
+            cached = cache_lookup_tables(spark, champion.model, cached)
             responding.stop()
             spark.streams.resetTerminated()
             if realtime:

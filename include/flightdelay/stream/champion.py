@@ -118,3 +118,21 @@ def check_model(spark: SparkSession, model, version: str, airports: DataFrame, c
     row = scored_requests(sample, model, version, airports, check=check).first()
     if row is None or row.prediction is None or row.r.error is not None:
         raise ValueError(f"version {version} gave no prediction for a sample request: {row}")
+
+
+def cache_lookup_tables(spark: SparkSession, model, cached: list[DataFrame]) -> list[DataFrame]:
+    """Keep the lake tables `model`'s lookup stages read in memory, and release `cached` (the ones
+    kept for the model served before). A real-time batch plans its broadcast joins afresh at every
+    checkpoint, and requests wait meanwhile: from memory the tables' read and decode drop out of
+    that wait. The stages' own reads find the cache (same plan); returns what is now cached."""
+    from flightdelay.arrivals import ArrivalsLookup
+    from flightdelay.rotation import RotationLookup
+
+    for table in cached:
+        table.unpersist()
+    lookups = [stage for stage in model.stages if isinstance(stage, (ArrivalsLookup, RotationLookup))]
+    tables = [stage.table(spark).cache() for stage in lookups]
+    started = time.monotonic()
+    rows = [table.count() for table in tables]
+    log.warning("lookup tables cached in memory: %s rows (%.1f s)", rows, time.monotonic() - started)
+    return tables
