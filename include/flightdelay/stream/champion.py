@@ -133,6 +133,13 @@ def cache_lookup_tables(spark: SparkSession, model, cached: list[DataFrame]) -> 
     lookups = [stage for stage in model.stages if isinstance(stage, (ArrivalsLookup, RotationLookup))]
     tables = [stage.table(spark).cache() for stage in lookups]
     started = time.monotonic()
-    rows = [table.count() for table in tables]
+    try:
+        rows = [table.count() for table in tables]
+    except Exception as exc:  # a speed-up only: the stages read the lake themselves without it
+        log.error("lookup tables not cached (%s: %s); each checkpoint reads them from the lake",
+                  type(exc).__name__, str(exc)[:300])
+        for table in tables:
+            table.unpersist()
+        return []
     log.warning("lookup tables cached in memory: %s rows (%.1f s)", rows, time.monotonic() - started)
     return tables
