@@ -164,10 +164,16 @@ def write_table(table: DataFrame, path: str, keep: int = 2) -> str:
     return version
 
 
-class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Adds features.ARRIVAL_COLUMNS from the arrivals table at `path` (read when the stage transforms)."""
+class LakeLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
+    """A model stage that joins the lake table at `path` (read when the stage transforms) and
+    adds features; rows marked in the subclass's HIDDEN column get them "unknown". Subclasses set
+    SCHEMA, FEATURE (what a warning calls it) and HIDDEN."""
 
-    path = Param(Params._dummy(), "path", "the arrivals table (parquet, TABLE_SCHEMA); '' for none",
+    SCHEMA: T.StructType
+    FEATURE: str
+    HIDDEN: str
+
+    path = Param(Params._dummy(), "path", "the lake table (parquet, the stage's SCHEMA); '' for none",
                  typeConverter=TypeConverters.toString)
 
     @keyword_only
@@ -178,14 +184,24 @@ class ArrivalsLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
 
     def table(self, spark) -> DataFrame:
         """The table as this stage reads it (the stream caches it: flightdelay.stream.champion)."""
-        return read_table(spark, self.getOrDefault(self.path), TABLE_SCHEMA, "arrivals")
+        return read_table(spark, self.getOrDefault(self.path), self.SCHEMA, self.FEATURE)
+
+    def known(self, dataset: DataFrame, found):
+        """`found`, except on the rows training hides (the HIDDEN column, where there is one)."""
+        if self.HIDDEN in dataset.columns:
+            return found & ~F.coalesce(F.col(self.HIDDEN), F.lit(False))
+        return found
+
+
+class ArrivalsLookup(LakeLookup):
+    """Adds features.ARRIVAL_COLUMNS from the arrivals table at `path`."""
+
+    SCHEMA, FEATURE, HIDDEN = TABLE_SCHEMA, "arrivals", HIDDEN_COLUMN
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         table = self.table(dataset.sparkSession).withColumnsRenamed({"LandedCount": "_count", "LandedSlack": "_slack"})
         joined = dataset.join(F.broadcast(table), ["Origin", "FlightDate"], "left")
-        known = F.col("_count").isNotNull() & F.col("CRSDepTime").isNotNull()
-        if HIDDEN_COLUMN in dataset.columns:
-            known = known & ~F.coalesce(F.col(HIDDEN_COLUMN), F.lit(False))
+        known = self.known(dataset, F.col("_count").isNotNull() & F.col("CRSDepTime").isNotNull())
         return joined.select(*[c for c in joined.columns if c not in ("_count", "_slack")],
                              *arrival_features(F.col("_count"), F.col("_slack"), F.col("CRSDepTime"),
                                                F.col("DepDelay"), known))

@@ -7,15 +7,11 @@ that a request without a flight number, or a flight the schedule lacks, degrades
 """
 from __future__ import annotations
 
-from pyspark import keyword_only
-from pyspark.ml import Transformer
-from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from flightdelay.arrivals import read_table, scheduled_in_utc
+from flightdelay.arrivals import LakeLookup, scheduled_in_utc
 
 HIDDEN_COLUMN = "RotationHidden"
 UNKNOWN = -999.0  # the forest cannot split on null or NaN
@@ -97,21 +93,10 @@ def rotation_features(left, delays, turn, dep_delay, known):
     ]
 
 
-class RotationLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
-    """Adds features.ROTATION_COLUMNS from the rotation table at `path` (read when the stage transforms)."""
+class RotationLookup(LakeLookup):
+    """Adds features.ROTATION_COLUMNS from the rotation table at `path`."""
 
-    path = Param(Params._dummy(), "path", "the rotation table (parquet, TABLE_SCHEMA); '' for none",
-                 typeConverter=TypeConverters.toString)
-
-    @keyword_only
-    def __init__(self, path: str = "") -> None:
-        super().__init__()
-        self._setDefault(path="")
-        self._set(**self._input_kwargs)
-
-    def table(self, spark) -> DataFrame:
-        """The table as this stage reads it (the stream caches it: flightdelay.stream.champion)."""
-        return read_table(spark, self.getOrDefault(self.path), TABLE_SCHEMA, "the aircraft's day")
+    SCHEMA, FEATURE, HIDDEN = TABLE_SCHEMA, "the aircraft's day", HIDDEN_COLUMN
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         renamed = {"FlightNum": "_flight", "TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay",
@@ -121,9 +106,7 @@ class RotationLookup(Transformer, DefaultParamsReadable, DefaultParamsWritable):
         probe = dataset.withColumn("_flight", flight_number(F.col("FlightNum")))
         joined = probe.join(F.broadcast(table.withColumnsRenamed(renamed)),
                             [*[c for c in KEY if c != "FlightNum"], "_flight"], "left")
-        known = F.col("_tail").isNotNull()
-        if HIDDEN_COLUMN in dataset.columns:
-            known = known & ~F.coalesce(F.col(HIDDEN_COLUMN), F.lit(False))
+        known = self.known(dataset, F.col("_tail").isNotNull())
         return joined.select(*dataset.columns,
                              *rotation_features(F.col("_left"), F.col("_delay"), F.col("_turn"),
                                                 F.col("DepDelay"), known))

@@ -93,7 +93,6 @@ def serve(options: StreamOptions) -> int:
     if realtime:
         respond.warm_up(spark, champion, airports)
 
-    if realtime:
         def start_respond(answered=None):
             return respond.start_realtime(spark, options, champion, airports, answered)
     else:

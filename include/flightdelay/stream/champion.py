@@ -125,12 +125,11 @@ def cache_lookup_tables(spark: SparkSession, model, cached: list[DataFrame]) -> 
     kept for the model served before). A real-time batch plans its broadcast joins afresh at every
     checkpoint, and requests wait meanwhile: from memory the tables' read and decode drop out of
     that wait. The stages' own reads find the cache (same plan); returns what is now cached."""
-    from flightdelay.arrivals import ArrivalsLookup
-    from flightdelay.rotation import RotationLookup
+    from flightdelay.arrivals import LakeLookup
 
     for table in cached:
         table.unpersist()
-    lookups = [stage for stage in model.stages if isinstance(stage, (ArrivalsLookup, RotationLookup))]
+    lookups = [stage for stage in model.stages if isinstance(stage, LakeLookup)]
     tables = [stage.table(spark).cache() for stage in lookups]
     started = time.monotonic()
     try:
