@@ -127,9 +127,11 @@ def test_the_warm_up_reaches_no_topic_and_no_sink(stream, kafka, mongo, cassandr
     so, and none of them is in the output topics since the tests began, nor in any sink."""
     from flightdelay.stream.respond import WARM_UP_UUID_PREFIX
 
-    logs = (settings.logs / "airflow" / "dag_id=prediction_stream" / f"run_id={stream['run_id']}"
-            / "task_id=run_stream").glob("attempt=*.log")
-    assert any("warm-up:" in path.read_text(errors="replace") for path in logs), "no warm-up in the job's log"
+    folder = (settings.logs / "airflow" / "dag_id=prediction_stream" / f"run_id={stream['run_id']}"
+              / "task_id=run_stream")
+    # The task's log reaches its file a little after the job wrote it: wait for the line.
+    wait_until(lambda: any("warm-up:" in path.read_text(errors="replace") for path in folder.glob("attempt=*.log")),
+               120, "the warm-up's line in the job's log", interval=2)
     kafka.drain(2)
     assert [u for u in kafka.seen["responses"] if str(u).startswith(WARM_UP_UUID_PREFIX)] == []
     assert [o for o in kafka.seen["dead_letters"] if WARM_UP_UUID_PREFIX in o] == []
