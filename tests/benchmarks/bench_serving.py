@@ -221,13 +221,17 @@ def main() -> int:
     by_second: dict[int, list[float]] = {}
     for at, ms in latencies:
         by_second.setdefault(int(at - start_at), []).append(ms)
-    in_kafka: dict[int, float] = {}  # request sent -> Kafka acknowledged it: the way in
-    in_stream: dict[int, float] = {}  # request sent -> answer produced: the way in and the stream
-    for i, at in sent.items():
-        second = int(at - start_at)
-        in_kafka[second] = max(in_kafka.get(second, 0.0), 1000 * (acked[i] - at))
-        if i in produced:
-            in_stream[second] = max(in_stream.get(second, 0.0), 1000 * (produced[i] - at))
+    def worst_per_second(reached: dict[str, float]) -> dict[int, float]:
+        """Per second of the run, the longest wait from a request's send to `reached` (ms)."""
+        worst: dict[int, float] = {}
+        for i, at in sent.items():
+            if i in reached:
+                second = int(at - start_at)
+                worst[second] = max(worst.get(second, 0.0), 1000 * (reached[i] - at))
+        return worst
+
+    in_kafka = worst_per_second(acked)  # Kafka acknowledged the request: the way in
+    in_stream = worst_per_second(produced)  # the answer produced: the way in and the stream
     slow = sorted(((max(v), s, sum(ms > 100 for ms in v)) for s, v in by_second.items()), reverse=True)[:5]
     print("  slowest seconds (second of the run: max ms; of which until Kafka acknowledged the request,")
     print("  and until the stream produced the answer; requests over 100 ms):")
