@@ -18,7 +18,7 @@ import threading
 import time
 import xmlrpc.client
 
-from embedded import services as svc, startup
+from embedded import cpu_rank, services as svc, startup
 from embedded.environment import environment, exports, render_configs
 from embedded.health import Unhealthy
 from embedded.initialise import (
@@ -43,6 +43,7 @@ def start(s: Settings) -> int:
         print("Initialising (first start only: formats storage, migrates databases)", flush=True)
         initialise(s, env)
         prepare_service_user(s, service_list)
+        _rank_off_path_services(low=False)
         (s.conf / "supervisord.conf").write_text(supervisord_conf(s, service_list))
         print(f"Starting {len(service_list)} services under supervisord (logs in {s.logs})", flush=True)
         subprocess.run([str(s.venv_bin / "supervisord"), "-c", str(s.conf / "supervisord.conf")],
@@ -90,8 +91,21 @@ def start(s: Settings) -> int:
             print(f"  {service.name:<20} {service.url}")
     print(f"  {'airflow login':<20} admin / password in {s.airflow_home}/simple_auth_manager_passwords.json.generated")
     print(f"  {'logs':<20} {s.logs}/<service>.log")
+    _rank_off_path_services(low=True)
     print(f"\nThe form answers: http://127.0.0.1:{s.port('WEBAPP_PORT')}/")
     return 0
+
+
+def _rank_off_path_services(low: bool) -> None:
+    """The niced services' CPU group (embedded/cpu_rank.py) at its default weight for the start,
+    at its low weight once the platform serves; a machine without the group keeps niceness only."""
+    try:
+        group = cpu_rank.set_weight(low)
+    except OSError as exc:
+        print(f"  the off-path services' CPU weight is unchanged ({exc})", flush=True)
+        return
+    if group is not None and low:
+        print(f"  off-path services (the niced ones) yield the CPU to the answer's path: {group}", flush=True)
 
 
 def stop(s: Settings) -> int:
@@ -144,6 +158,11 @@ def status(s: Settings) -> int:
             health = f"FAIL: {exc}"[:60]
         failing += health != "ok"
         print(f"{service.name:<22} {info.get('statename', '?'):<10} {info.get('pid', 0):>7}  {health:<8} {service.url}")
+    names = {service.name for service in svc.services(s)}
+    for name, info in states.items():  # supervisord's event listener (embedded/cpu_rank.py)
+        if name not in names:
+            print(f"{name:<22} {info['statename']:<10} {info['pid']:>7}  {'':<8} "
+                  f"(event listener, log {s.logs}/{name}.log)")
     return 1 if failing else 0
 
 

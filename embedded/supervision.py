@@ -48,6 +48,18 @@ def supervisord_conf(s: Settings, service_list: list[svc.Service], start_retries
         if service.environment:
             program["environment"] = ",".join(f'{k}="{v}"' for k, v in service.environment.items())
         conf[f"program:{service.name}"] = program
+    niced = [service.name for service in service_list if service.nice]
+    if niced:
+        # as root (supervisord's user): moves each niced service into the low-weight CPU group at
+        # every (re)start; priority 1 starts it before the services
+        conf["eventlistener:cpu_rank"] = {
+            "command": " ".join(_quote(part) for part in [str(s.venv_bin / "python"), "-m", "embedded.cpu_rank",
+                                                         *niced]),
+            "directory": str(REPO), "events": "PROCESS_STATE_RUNNING", "priority": "1", "buffer_size": "100",
+            "autostart": "true", "autorestart": "true", "stopasgroup": "true",
+            "stderr_logfile": f"{s.logs}/cpu_rank.log", "stderr_logfile_maxbytes": "1MB",
+            "stderr_logfile_backups": "1",
+        }
     text = io.StringIO()
     conf.write(text)
     return text.getvalue()

@@ -157,6 +157,15 @@ def test_same_services_as_embedded_runtime(project, settings):
     assert embedded <= compose, embedded - compose
 
 
+def test_the_same_services_yield_the_cpu_as_in_the_embedded_runtime(project, settings):
+    """The embedded runtime's niced services (its low-weight CPU group) have low cpu_shares here."""
+    from embedded import services as svc
+
+    niced = {s.name for s in svc.services(settings) if s.nice}
+    low = {name for name, service in project["services"].items() if service.get("cpu_shares", 1024) < 1024}
+    assert low == niced
+
+
 def test_the_spark_worker_runs_the_stream_and_a_batch_job_at_once(project):
     from flightdelay.spark_jobs import SPARK_CONF
 

@@ -12,7 +12,7 @@ import time
 import pytest
 from pymongo import MongoClient
 
-from embedded import health, services as svc, supervision
+from embedded import cpu_rank, health, services as svc, supervision
 from embedded.settings import REPO, Settings
 
 
@@ -46,8 +46,35 @@ def test_killed_service_is_restarted_and_logged(platform):
         time.sleep(0.5)
     assert after != before, "mongodb was not restarted"
     health.check_mongo(platform.port("MONGO_PORT"))()
+    if _cpu_group_available():
+        assert _in_offpath_group(after), "the restarted mongodb was not put in the off-path CPU group"
     log = (platform.logs / "supervisord.log").read_text()
     assert "exited: mongodb (terminated by SIGKILL; not expected)" in log
+
+
+def _cpu_group_available() -> bool:
+    group = cpu_rank.cpu_group()
+    return group is not None and (group / "cgroup.procs").exists()
+
+
+def _in_offpath_group(pid: int) -> bool:
+    with open(f"/proc/{pid}/cgroup") as lines:
+        return any(line.rstrip().endswith(f"/{cpu_rank.GROUP}") for line in lines)
+
+
+def test_the_niced_services_and_only_they_run_in_the_low_weight_cpu_group(platform):
+    """The sinks, NiFi and Airflow's web side yield the CPU to the answer's path as one group
+    (embedded/cpu_rank.py); Kafka, HDFS, the scheduler and the stream it runs keep the default."""
+    if not _cpu_group_available():
+        pytest.skip(f"no writable cpu cgroup controller here: {(platform.logs / 'cpu_rank.log').read_text()[-300:]}")
+    states = supervision.process_states(platform)
+    assert states["cpu_rank"]["statename"] == "RUNNING"
+    placed = {service.name: _in_offpath_group(states[service.name]["pid"]) for service in svc.services(platform)}
+    assert placed == {service.name: bool(service.nice) for service in svc.services(platform)}
+    group = cpu_rank.cpu_group()
+    v1 = (group / "cpu.shares").exists()
+    weight = (group / ("cpu.shares" if v1 else "cpu.weight")).read_text().strip()
+    assert weight == str(cpu_rank.SHARES if v1 else cpu_rank.WEIGHT)
 
 
 def test_taken_port_names_port_and_service(tmp_path, settings):
