@@ -6,7 +6,7 @@ from the stream at a checkpoint boundary, where requests wait on the driver's pl
 weight counts once for all its threads. It only matters when the CPU is short: idle cores are
 still the group's. Without a writable cpu controller the listener says so once and moves nothing.
 
-    [eventlistener:cpu_rank] command=python embedded/cpu_rank.py postgres cassandra ...
+    [eventlistener:cpu_rank] command=python -m embedded.cpu_rank postgres cassandra ...
 """
 from __future__ import annotations
 
