@@ -15,8 +15,10 @@ import sys
 from pathlib import Path
 
 GROUP = "flightdelay-offpath"
-SHARES = 128  # cgroup v1 cpu.shares once the platform serves (the root's tasks have 1024 each)
-WEIGHT = 12  # cgroup v2 cpu.weight, the same ratio to the default 100
+# The group's weight by file (cgroup v1 cpu.shares, v2 cpu.weight): low once the platform serves
+# (the root's tasks have 1024 shares each; v2's 12 is the same ratio to its default 100).
+LOW = {"cpu.shares": 128, "cpu.weight": 12}
+DEFAULT = {"cpu.shares": 1024, "cpu.weight": 100}
 
 
 def cpu_group(mounts: str | None = None) -> Path | None:
@@ -52,18 +54,19 @@ def set_weight(low: bool, group: Path | None = None) -> Path | None:
     group = group or cpu_group()
     if group is None or not group.is_dir():
         return None
-    if (group / "cpu.shares").exists():
-        (group / "cpu.shares").write_text(str(SHARES if low else 1024))
-    else:
-        (group / "cpu.weight").write_text(str(WEIGHT if low else 100))
+    path = weight_file(group)
+    path.write_text(str((LOW if low else DEFAULT)[path.name]))
     return group
 
 
-def parse_event(header: str, payload: str) -> tuple[str, dict[str, str], dict[str, str]]:
-    """A supervisord event: its name, its header's tokens and its payload's (`processname`, `pid`...)."""
-    head = dict(token.split(":", 1) for token in header.split())
-    body = dict(token.split(":", 1) for token in payload.split() if ":" in token)
-    return head.get("eventname", ""), head, body
+def weight_file(group: Path) -> Path:
+    """The file that holds `group`'s weight: cpu.shares (v1) or cpu.weight (v2)."""
+    return group / "cpu.shares" if (group / "cpu.shares").exists() else group / "cpu.weight"
+
+
+def tokens(text: str) -> dict[str, str]:
+    """The `key:value` tokens of a supervisord event's header or payload (`eventname`, `len`, `pid`...)."""
+    return dict(token.split(":", 1) for token in text.split() if ":" in token)
 
 
 def move(group: Path, name: str, pid: int | str, stderr=sys.stderr) -> None:
@@ -84,10 +87,9 @@ def listen(names: set[str], group: Path | None, stdin=sys.stdin, stdout=sys.stdo
         header = stdin.readline()
         if not header:
             return
-        _, head, _ = parse_event(header, "")
-        payload = stdin.read(int(head.get("len", "0")))
-        event, _, body = parse_event(header, payload)
-        if group is not None and event == "PROCESS_STATE_RUNNING" and body.get("processname") in names:
+        head = tokens(header)
+        body = tokens(stdin.read(int(head.get("len", "0"))))
+        if group is not None and head.get("eventname") == "PROCESS_STATE_RUNNING" and body.get("processname") in names:
             move(group, body["processname"], body.get("pid", ""), stderr)
         stdout.write("RESULT 2\nOK")
         stdout.flush()

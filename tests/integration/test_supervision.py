@@ -75,10 +75,8 @@ def test_the_niced_services_and_only_they_run_in_the_low_weight_cpu_group(platfo
     assert states["cpu_rank"]["statename"] == "RUNNING"
     placed = {service.name: _in_offpath_group(states[service.name]["pid"]) for service in svc.services(platform)}
     assert placed == {service.name: bool(service.nice) for service in svc.services(platform)}
-    group = cpu_rank.cpu_group()
-    v1 = (group / "cpu.shares").exists()
-    weight = (group / ("cpu.shares" if v1 else "cpu.weight")).read_text().strip()
-    assert weight == str(cpu_rank.SHARES if v1 else cpu_rank.WEIGHT)
+    weight = cpu_rank.weight_file(cpu_rank.cpu_group())
+    assert weight.read_text().strip() == str(cpu_rank.LOW[weight.name])
 
 
 def test_taken_port_names_port_and_service(tmp_path, settings):

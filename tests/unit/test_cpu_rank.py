@@ -50,6 +50,6 @@ def test_the_weight_is_the_default_for_the_start_and_low_once_serving(tmp_path):
     group.mkdir()
     (group / "cpu.shares").write_text("1024")
     assert cpu_rank.set_weight(True, group) == group
-    assert (group / "cpu.shares").read_text() == str(cpu_rank.SHARES)
+    assert (group / "cpu.shares").read_text() == "128"
     cpu_rank.set_weight(False, group)
     assert (group / "cpu.shares").read_text() == "1024"
