@@ -40,7 +40,7 @@ def environment(s: Settings) -> dict[str, str]:
         "SPARK_LOCAL_IP": "127.0.0.1",
         "PYSPARK_PYTHON": str(s.venv_bin / "python"),
         "PYSPARK_DRIVER_PYTHON": str(s.venv_bin / "python"),
-        "SPARK_HOME": str(next((s.state / "venv" / "lib").glob("python3*/site-packages/pyspark"), "")),
+        "SPARK_HOME": s.spark_home,
         "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{s.port('MLFLOW_PORT')}",
         "MLFLOW_DFS_TMP": str(s.data / "mlflow" / "tmp"),
         "HDFS_URL": f"hdfs://127.0.0.1:{s.port('HDFS_RPC_PORT')}",
@@ -66,6 +66,7 @@ def environment(s: Settings) -> dict[str, str]:
         "FERRETDB_POSTGRESQL_URL": s.postgres_uri("ferretdb", driver="postgres"),  # by ferretdb-launcher only
         "FLIGHTDELAY_NIFI_FLOW_PARAMETERS": json.dumps(nifi_flow_parameters(s)),  # setup_platform's NiFi deploy
         "AIRFLOW_CONN_NIFI_DEFAULT": nifi_connection(s, env.get("AIRFLOW_CONN_NIFI_DEFAULT")),
+        "AIRFLOW_CONN_SPARK_DEFAULT": spark_connection(s, env.get("AIRFLOW_CONN_SPARK_DEFAULT")),
         "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR": "True",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         # Each DAG file re-parsed every 5 min, not 30 s (re-parsing cost CPU the stream needs);
@@ -92,6 +93,16 @@ def nifi_flow_parameters(s: Settings) -> dict[str, str]:
 def nifi_tls_files(s: Settings) -> tuple[Path, Path, Path]:
     """NiFi's keystore, its truststore, and its certificate in PEM for the clients that trust it."""
     return s.secret_path("nifi-keystore.p12"), s.secret_path("nifi-truststore.p12"), s.secret_path("nifi-cert.pem")
+
+
+def spark_connection(s: Settings, configured: str | None) -> str:
+    """The Spark connection: .env's (local[2]), or the embedded master with SPARK_CLUSTER=standalone."""
+    if s.values.get("SPARK_CLUSTER", "local") != "standalone":
+        return configured or json.dumps({"conn_type": "spark", "host": "local[2]"})
+    conn = json.loads(configured) if configured else {"conn_type": "spark"}
+    conn.update(host=s.spark_master_url)
+    conn.pop("port", None)
+    return json.dumps(conn)
 
 
 def nifi_connection(s: Settings, configured: str | None) -> str:

@@ -70,7 +70,7 @@ def initialise(s: Settings, env: dict[str, str]) -> None:
             "-format", "-nonInteractive", "-force",
         ], env, s.logs / "init.log")
     for folder in ("mlflow/artifacts", "mlflow/tmp", "ferretdb", "cassandra", "checkpoints", "nifi", "nifi-out",
-                   "hdfs", "hadoop-tmp", "jvm-archives"):
+                   "hdfs", "hadoop-tmp", "jvm-archives", "spark-work"):
         (s.data / folder).mkdir(parents=True, exist_ok=True)
     for folder in (s.airflow_home, s.logs / "airflow", s.state / "runs"):  # Airflow's, as the service account
         folder.mkdir(parents=True, exist_ok=True)

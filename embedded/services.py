@@ -5,6 +5,7 @@ configuration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from embedded.environment import NIFI_USER, nifi_tls_files
@@ -301,6 +302,46 @@ def services(s: Settings) -> list[Service]:
             directory=str(REPO),
             priority=50,
             user=user,
+        ),
+        *(spark_cluster(s) if s.values.get("SPARK_CLUSTER", "local") == "standalone" else []),
+    ]
+
+
+def spark_cluster(s: Settings) -> list[Service]:
+    """SPARK_CLUSTER=standalone: pyspark's own standalone master and one worker, so that the Spark
+    jobs run in executors as on a cluster (spark_default points at the master). The worker offers
+    more task slots than cores: a real-time stream holds one per request partition, mostly waiting
+    on Kafka. Not niced: the stream's executor, on the answer's path, inherits the worker's."""
+    master_ui, worker_ui = s.port("SPARK_MASTER_UI_PORT"), s.port("SPARK_WORKER_UI_PORT")
+    spark_class = str(Path(s.spark_home) / "bin" / "spark-class")
+    master_json = f"http://127.0.0.1:{master_ui}/json/"
+    daemon = {"SPARK_DAEMON_MEMORY": "256m", "SPARK_NO_DAEMONIZE": "1"}
+    return [
+        Service(
+            name="spark-master",
+            command=[spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                     "--port", str(s.port("SPARK_MASTER_PORT")), "--webui-port", str(master_ui)],
+            ports={"SPARK_MASTER_PORT": s.port("SPARK_MASTER_PORT"), "SPARK_MASTER_UI_PORT": master_ui},
+            check=check_http(master_json, lambda body: isinstance(body, dict) and body.get("status") == "ALIVE"),
+            url=f"{s.spark_master_url} (UI http://127.0.0.1:{master_ui})",
+            priority=20,
+            environment=daemon,
+            user=s.service_user,
+        ),
+        Service(
+            name="spark-worker",
+            command=[spark_class, "org.apache.spark.deploy.worker.Worker", s.spark_master_url, "--host", "127.0.0.1",
+                     "--cores", s.values["SPARK_WORKER_CORES"], "--memory", s.values["SPARK_WORKER_MEMORY"],
+                     "--webui-port", str(worker_ui), "--work-dir", str(s.data / "spark-work")],
+            ports={"SPARK_WORKER_UI_PORT": worker_ui},
+            # ready once the master counts it
+            check=check_http(master_json, lambda body: isinstance(body, dict) and body.get("aliveworkers", 0) >= 1),
+            url=f"http://127.0.0.1:{worker_ui}",
+            priority=21,
+            after=("spark-master",),
+            environment={**daemon, "SPARK_WORKER_OPTS": "-Dspark.worker.cleanup.enabled=true"},
+            user=s.service_user,
+            owns=("data/spark-work",),
         ),
     ]
 

@@ -132,6 +132,16 @@ class Settings:
     def java_nifi(self) -> Path:
         return find_jdk(21) / "bin" / "java"
 
+    @property
+    def spark_home(self) -> str:
+        """pyspark's folder in the venv: Spark's jars, bin/spark-submit and bin/spark-class."""
+        return str(next((self.state / "venv" / "lib").glob("python3*/site-packages/pyspark"), ""))
+
+    @property
+    def spark_master_url(self) -> str:
+        """The embedded standalone master's URL (SPARK_CLUSTER=standalone)."""
+        return f"spark://127.0.0.1:{self.port('SPARK_MASTER_PORT')}"
+
     def spark_jars(self) -> list[str]:
         """Local jars of Spark's Kafka connector, fetched by Maven (never by Ivy)."""
         return sorted(glob.glob(str(self.jars / "spark-kafka" / "*.jar")))

@@ -8,9 +8,10 @@ from typing import Any
 from flightdelay.config import SPARK_CONN_ID
 
 SPARK_JOBS = Path(__file__).resolve().parents[1] / "spark_jobs"
-# spark.cores.max: on a cluster (docker-compose) no application takes every slot, so batch jobs
-# run beside the long-running stream (ignored by the embedded local master).
-SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false",
+# spark.cores.max and the executor's memory: on a cluster (docker-compose, SPARK_CLUSTER=standalone)
+# no application takes every slot, so batch jobs run beside the long-running stream (a local
+# master ignores both).
+SPARK_CONF = {"spark.sql.shuffle.partitions": "4", "spark.ui.enabled": "false", "spark.executor.memory": "2g",
               "spark.ui.showConsoleProgress": "false", "spark.cores.max": "4"}
 
 

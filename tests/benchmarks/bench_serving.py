@@ -153,7 +153,9 @@ def platform_cpu() -> dict[str, float]:
     """CPU seconds so far of each platform process, named by what it runs."""
     import psutil
 
-    names = {"SparkSubmit": "stream (spark jvm)", "kafka.Kafka": "kafka", "NameNode": "namenode",
+    names = {"SparkSubmit": "stream (spark jvm)", "CoarseGrainedExecutorBackend": "stream (spark executor)",
+             "deploy.master.Master": "spark master", "deploy.worker.Worker": "spark worker",
+             "kafka.Kafka": "kafka", "NameNode": "namenode",
              "DataNode": "datanode", "CassandraDaemon": "cassandra", "org.apache.nifi": "nifi",
              "ferretdb": "ferretdb", "mlflow": "mlflow", "gunicorn": "webapp",
              "prediction_stream": "stream (python driver)", "pyspark.daemon": "stream (python workers)",

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from embedded.environment import exports, masked, password_hash
+from embedded import services as svc
+from embedded.environment import exports, masked, password_hash, spark_connection
 from embedded.settings import Settings, load
 
 
@@ -67,3 +70,20 @@ def test_a_state_behind_a_closed_folder_is_named_and_keeps_the_services_as_root(
             assert s.unreachable_folder() is None
             assert s.service_user == (os.environ.get("FLIGHTDELAY_SERVICE_USER", "flightdelay")
                                       if os.geteuid() == 0 else None)
+
+
+def test_the_spark_services_and_connection_follow_spark_cluster(settings):
+    """standalone: a master and a worker that waits for it, and spark_default at the master with
+    .env's other fields kept; local: neither service, and .env's connection as it is."""
+    standalone = dataclasses.replace(settings, values={**settings.values, "SPARK_CLUSTER": "standalone",
+                                                       "SPARK_MASTER_PORT": "7177"})
+    local = dataclasses.replace(settings, values={**settings.values, "SPARK_CLUSTER": "local"})
+    assert not {"spark-master", "spark-worker"} & {service.name for service in svc.services(local)}
+    cluster = {service.name: service for service in svc.services(standalone)}
+    assert cluster["spark-worker"].after == ("spark-master",)
+    assert "spark://127.0.0.1:7177" in cluster["spark-worker"].command
+    assert "--port 7177" in " ".join(cluster["spark-master"].command)
+    configured = '{"conn_type": "spark", "host": "local[2]", "extra": {"deploy-mode": "client"}}'
+    assert json.loads(spark_connection(standalone, configured)) == {
+        "conn_type": "spark", "host": "spark://127.0.0.1:7177", "extra": {"deploy-mode": "client"}}
+    assert spark_connection(local, configured) == configured
