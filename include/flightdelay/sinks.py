@@ -27,6 +27,9 @@ _clients: dict[tuple, Any] = {}
 MONGO_TIMEOUT_MS = 60_000
 CASSANDRA_TIMEOUT_S = 30.0
 SINK_RETRY_S = 120.0  # how long a sink that is down is retried before the batch fails
+# Rows per Cassandra batch: each row of a batch waits for its commit log group (10 ms) in turn, so
+# 20 rows take about 0.3 s, well inside the server's 2 s write timeout even when the CPU is short.
+CASSANDRA_BATCH_ROWS = 20
 
 
 def cql_statements(text: str, keyspace: str = DEFAULT_KEYSPACE) -> list[str]:
@@ -135,22 +138,49 @@ def write_mongo(records: list[dict[str, Any]], uri: str, database: str, collecti
 
 
 def write_cassandra(records: list[dict[str, Any]], host: str, port: int, keyspace: str,
-                    concurrency: int = 128, refused: list | None = None) -> int:
-    """Upserts by UUID, one statement per row with `concurrency` in flight: the commit log syncs
-    in groups (commitlog_sync group, 15 ms), each write waiting for its group, and the rows of a
-    batch statement waited one after the other (520 rows/s). A refused row fails the call, or,
-    given a `refused` list, is appended to it."""
+                    concurrency: int = 128, refused: list | None = None, batch_rows: int = CASSANDRA_BATCH_ROWS) -> int:
+    """Upserts by UUID in UNLOGGED batches of `batch_rows`, `concurrency` in flight. Cassandra
+    applies a batch's rows one after another, each acknowledged once its commit log group is on
+    disk (commitlog_sync group), so the rate comes from many batches in flight, and a batch costs
+    both ends less than its rows one by one (docs/benchmarks.md, 2026-12-06). A batch refused as
+    invalid is written again row by row: only the refused row fails the call, or, given a
+    `refused` list, is appended to it."""
     if not records:
         return 0
-    from cassandra import InvalidRequest
-    from cassandra.concurrent import execute_concurrent_with_args
+    from cassandra.query import BatchStatement, BatchType
 
     session, insert = _cassandra(host, port, keyspace)
-    rows = [cassandra_row(record) for record in records]
+    chunks = [records[i:i + batch_rows] for i in range(0, len(records), batch_rows)]
+    batches = []
+    for chunk in chunks:
+        batch = BatchStatement(batch_type=BatchType.UNLOGGED)
+        for record in chunk:
+            batch.add(insert, cassandra_row(record))
+        batches.append(batch)
+    stored = 0
+    for chunk, (ok, result) in zip(chunks, _execute_all(session, [(b, ()) for b in batches], concurrency)):
+        stored += len(chunk) if ok else _rows_one_by_one(session, insert, chunk, concurrency, result, refused)
+    return stored
+
+
+def _execute_all(session, statements: list[tuple], concurrency: int) -> list[tuple[bool, Any]]:
+    from cassandra.concurrent import execute_concurrent
+
+    return execute_concurrent(session, statements, concurrency=concurrency, raise_on_first_error=False)
+
+
+def _rows_one_by_one(session, insert, records: list[dict[str, Any]], concurrency: int, failure: Exception,
+                     refused: list | None) -> int:
+    """The rows of a failed batch, one statement each: the refused ones are found (InvalidRequest)
+    and the others stored. Any other failure of the batch is raised (with_retry retries a sink that
+    is down)."""
+    from cassandra import InvalidRequest
+
+    if not isinstance(failure, InvalidRequest):
+        raise failure
     stored = len(records)
-    results = execute_concurrent_with_args(session, insert, rows, concurrency=concurrency,
-                                           raise_on_first_error=False)
-    for record, (ok, result) in zip(records, results):
+    for record, (ok, result) in zip(records, _execute_all(session, [(insert, cassandra_row(r)) for r in records],
+                                                          concurrency)):
         if ok:
             continue
         if not isinstance(result, InvalidRequest) or refused is None:

@@ -74,6 +74,9 @@ def main() -> int:
         for keyspace in (indexed, plain):
             session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
         cluster.shutdown()
+        for client in sinks._clients.values():  # the writer's own session, so that none outlives main
+            if isinstance(client, tuple):
+                client[0].cluster.shutdown()
     return 0
 
 

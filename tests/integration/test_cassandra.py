@@ -54,3 +54,31 @@ def test_sink_writer_batches_rows_a_replay_changes_nothing_and_the_date_index_fi
     finally:
         session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
         cluster.shutdown()
+
+
+def test_a_batch_the_server_refuses_is_written_row_by_row(platform, unique):
+    """Twenty rows of 15 KiB make a batch over the server's 256 KiB limit (InvalidRequest): the
+    writer stores them one by one instead of failing the store's micro-batch."""
+    from flightdelay import sinks
+
+    keyspace = f"test_{unique}"
+    cluster = Cluster(["127.0.0.1"], port=platform.port("CASSANDRA_PORT"))
+    session = cluster.connect()
+    session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', "
+                    "'replication_factor': 1}")
+    try:
+        sinks.apply_cassandra_schema(session, keyspace)
+        records = [{"UUID": str(uuid.uuid4()), "Origin": "JFK", "Dest": "LAX", "Carrier": "AA",
+                    "FlightDate": "2013-03-14", "FlightNum": "9" * 15_000, "CRSDepTime": None, "DepDelay": 1.0,
+                    "Distance": 2475.0, "Prediction": 1, "PredictionLabel": "x", "Probabilities": [0.25] * 4,
+                    "ModelName": "m", "ModelVersion": "1", "ReceivedAt": "2026-11-30T10:00:00.000Z",
+                    "PredictedAt": "2026-11-30T10:00:00.120Z"} for _ in range(sinks.CASSANDRA_BATCH_ROWS)]
+        refused: list = []
+        assert sinks.write_cassandra(records, "127.0.0.1", platform.port("CASSANDRA_PORT"), keyspace,
+                                     refused=refused) == len(records)
+        assert refused == []
+        stored = {r.uuid for r in session.execute(f"SELECT uuid FROM {keyspace}.flight_delay_ml_response")}
+        assert stored == {r["UUID"] for r in records}
+    finally:
+        session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}")
+        cluster.shutdown()
