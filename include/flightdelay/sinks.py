@@ -28,7 +28,8 @@ MONGO_TIMEOUT_MS = 60_000
 CASSANDRA_TIMEOUT_S = 30.0
 SINK_RETRY_S = 120.0  # how long a sink that is down is retried before the batch fails
 # Rows per Cassandra batch: each row of a batch waits for its commit log group (10 ms) in turn, so
-# 20 rows take about 0.3 s, well inside the server's 2 s write timeout even when the CPU is short.
+# a batch of 20 takes 0.3 s alone and 0.5-0.8 s with 128 in flight (bench_cassandra.py), inside
+# the server's 2 s write timeout; 50 rows cost little less CPU and would come close to it.
 CASSANDRA_BATCH_ROWS = 20
 
 
