@@ -97,7 +97,7 @@ def nifi_tls_files(s: Settings) -> tuple[Path, Path, Path]:
 
 def spark_connection(s: Settings, configured: str | None) -> str:
     """The Spark connection: .env's (local[2]), or the embedded master with SPARK_CLUSTER=standalone."""
-    if s.values.get("SPARK_CLUSTER", "local") != "standalone":
+    if not s.spark_standalone:
         return configured or json.dumps({"conn_type": "spark", "host": "local[2]"})
     conn = json.loads(configured) if configured else {"conn_type": "spark"}
     conn.update(host=s.spark_master_url)

@@ -303,7 +303,7 @@ def services(s: Settings) -> list[Service]:
             priority=50,
             user=user,
         ),
-        *(spark_cluster(s) if s.values.get("SPARK_CLUSTER", "local") == "standalone" else []),
+        *(spark_cluster(s) if s.spark_standalone else []),
     ]
 
 

@@ -138,6 +138,11 @@ class Settings:
         return str(next((self.state / "venv" / "lib").glob("python3*/site-packages/pyspark"), ""))
 
     @property
+    def spark_standalone(self) -> bool:
+        """SPARK_CLUSTER=standalone: the embedded master and worker run, and spark_default is theirs."""
+        return self.values.get("SPARK_CLUSTER", "local") == "standalone"
+
+    @property
     def spark_master_url(self) -> str:
         """The embedded standalone master's URL (SPARK_CLUSTER=standalone)."""
         return f"spark://127.0.0.1:{self.port('SPARK_MASTER_PORT')}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import subprocess
 import time
 
@@ -15,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from embedded import services as svc
 from embedded.environment import environment
 from embedded.health import Unhealthy
+from tests.ports import free_port
 
 JOB = """
 import json, sys
@@ -44,17 +44,11 @@ spark.stop()
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def standalone(settings):
     values = {**settings.values, "SPARK_CLUSTER": "standalone", "SPARK_WORKER_CORES": "2", "SPARK_WORKER_MEMORY": "2g"}
     for key in ("SPARK_MASTER_PORT", "SPARK_MASTER_UI_PORT", "SPARK_WORKER_UI_PORT"):
-        values[key] = str(_free_port())
+        values[key] = str(free_port())
     return dataclasses.replace(settings, values=values)
 
 

@@ -14,12 +14,7 @@ from pymongo import MongoClient
 
 from embedded import cpu_rank, health, services as svc, supervision
 from embedded.settings import REPO, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 def test_make_run_when_up_is_a_noop_and_status_is_healthy(platform):
@@ -83,7 +78,7 @@ def test_taken_port_names_port_and_service(tmp_path, settings):
     """A foreign process on a service's port stops `start` before anything is started."""
     env = dict(os.environ, FLIGHTDELAY_STATE_DIR=str(tmp_path / "state"))
     for key in {key for service in svc.services(settings) for key in service.ports}:
-        env[key] = str(_free_port())
+        env[key] = str(free_port())
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
