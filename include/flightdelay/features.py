@@ -43,8 +43,12 @@ FROM __THIS__
 ARRIVAL_WINDOWS = (60, 180)
 ARRIVAL_COLUMNS = [f"Landed{w}{kind}" for w in ARRIVAL_WINDOWS for kind in ("Slack", "Count")]
 # What flightdelay.rotation.RotationLookup adds: the aircraft's legs that day that had left before
-# this flight, the last one's departure delay, whether this is its first leg, the scheduled turn.
-ROTATION_COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes"]
+# this flight, the last one's departure delay, whether this is its first leg, the scheduled turn;
+# the mean slack and count of the flights on its route (4 h) and to its destination (3 h) that had
+# landed when it left; its scheduled block (departure to arrival).
+ROTATION_COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes",
+                    "RouteLandedSlack", "RouteLandedCount", "DestLandedSlack", "DestLandedCount",
+                    "ScheduledBlockMinutes"]
 
 
 def great_circle_miles(lat1, lon1, lat2, lon2):

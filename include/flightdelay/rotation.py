@@ -1,9 +1,10 @@
-"""The aircraft's own day: how the tail's earlier legs of the day have gone when this flight
-leaves. `tail_rotation` builds, per flight of the schedule (Carrier, FlightNum, FlightDate,
-Origin), the tail's legs scheduled before it; `RotationLookup`, a model stage, reads that table
-when it scores, in training and serving alike, so a request (which carries the carrier and flight
-number, not the tail) finds its aircraft through the schedule. Training hides a share of rows so
-that a request without a flight number, or a flight the schedule lacks, degrades gracefully.
+"""The flight's day in the schedule: how the aircraft's earlier legs of the day have gone, and
+how the flights on its route and to its destination that landed shortly before it leaves have
+fared. `tail_rotation` builds that per flight of the schedule (Carrier, FlightNum, FlightDate,
+Origin); `RotationLookup`, a model stage, reads the table when it scores, in training and serving
+alike, so a request (which carries the carrier and flight number, not the tail) finds its aircraft
+through the schedule. Training hides a share of rows so that a request without a flight number,
+or a flight the schedule lacks, degrades gracefully.
 """
 from __future__ import annotations
 
@@ -16,19 +17,35 @@ from flightdelay.arrivals import LakeLookup, scheduled_in_utc
 HIDDEN_COLUMN = "RotationHidden"
 UNKNOWN = -999.0  # the forest cannot split on null or NaN
 KEY = ["Carrier", "FlightNum", "FlightDate", "Origin"]
-# Per flight of the schedule: its tail, and for each of the tail's legs scheduled earlier that day
-# (in schedule order) the minutes from that leg's actual departure to this flight's scheduled one
-# and that leg's DepDelay; the scheduled turn (minutes from the previous leg's scheduled arrival
-# to this scheduled departure; null for the day's first leg).
+# Landings before a flight's scheduled departure that its landing features read (minutes): on its
+# route, and at its destination from any origin (the wind aloft and the destination's queue that day).
+LANDING_WINDOWS = {"Route": 240, "Dest": 180}
+# A flight that left early counts only the landings more than this many minutes before its
+# scheduled departure: its minutes early rounded up to the next of these (beyond the last, none).
+# Fixed cut-offs keep the lookup to array indexing: a lambda over the landings doubled the fit.
+LANDING_CUTOFFS = (0, 10, 30, 60)
+# Per flight of the schedule: its tail (null if the source has none), and for each of the tail's
+# legs scheduled earlier that day (in schedule order) the minutes from that leg's actual departure
+# to this flight's scheduled one and that leg's DepDelay; the scheduled turn (minutes from the
+# previous leg's scheduled arrival to this scheduled departure; null for the day's first leg); the
+# scheduled block (minutes from the scheduled departure to the scheduled arrival); per
+# LANDING_WINDOWS entry and per LANDING_CUTOFFS entry c, how many flights landed in the window
+# before this scheduled departure and more than c minutes before it, and their total slack
+# ArrDelay - DepDelay.
 TABLE_SCHEMA = T.StructType([
     *(T.StructField(c, T.DateType() if c == "FlightDate" else T.StringType()) for c in KEY),
     T.StructField("TailNum", T.StringType()),
     T.StructField("EarlierLeft", T.ArrayType(T.IntegerType())),
     T.StructField("EarlierDelay", T.ArrayType(T.FloatType())),
     T.StructField("TurnMinutes", T.FloatType()),
+    T.StructField("BlockMinutes", T.FloatType()),
+    *(T.StructField(f"{where}{kind}", T.ArrayType(T.IntegerType() if kind == "LandedCounts" else T.FloatType()))
+      for where in LANDING_WINDOWS for kind in ("LandedCounts", "LandedSlackSums")),
 ])
 # What RotationLookup adds (also listed in features.ROTATION_COLUMNS, importable without pyspark).
-COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes"]
+COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes",
+           *(f"{where}Landed{kind}" for where in LANDING_WINDOWS for kind in ("Slack", "Count")),
+           "ScheduledBlockMinutes"]
 
 
 def flight_number(column):
@@ -38,22 +55,25 @@ def flight_number(column):
 
 
 def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
-    """Canonical flights (with TailNum; CRSDepTime local at the origin, CRSArrTime local at the
-    destination) and airports (faa, tzone) -> TABLE_SCHEMA rows, one per flight with a tail.
+    """Canonical flights (TailNum, null where unknown; CRSDepTime local at the origin, CRSArrTime
+    local at the destination) and airports (faa, tzone) -> TABLE_SCHEMA rows, one per flight with
+    a flight number and a scheduled departure.
 
-    Instants are compared in UTC (the legs of a day cross time zones); a leg whose airports have
-    no time zone is left out. The "day" is the flight date of the schedule. Run with the session
-    time zone UTC (build_features sets it).
+    Instants are compared in UTC (the legs of a day cross time zones); a flight whose airports
+    have no time zone is left out. The "day" is the flight date of the schedule. Run with the
+    session time zone UTC (build_features sets it).
     """
-    legs, departure, arrival = scheduled_in_utc(
-        flights.where("TailNum IS NOT NULL AND CRSDepTime IS NOT NULL AND FlightNum IS NOT NULL"), airports)
+    scheduled, departure, arrival = scheduled_in_utc(
+        flights.where("CRSDepTime IS NOT NULL AND FlightNum IS NOT NULL"), airports)
 
     def minutes(instant):
         return (F.unix_timestamp(instant) / 60).cast("long")
 
-    legs = (legs.withColumn("FlightNum", flight_number(F.col("FlightNum"))).dropDuplicates(KEY)
-            .select(*KEY, "TailNum", minutes(departure).alias("dep"), minutes(arrival).alias("arr"),
-                    F.col("DepDelay").cast("float").alias("delay")))
+    scheduled = (scheduled.withColumn("FlightNum", flight_number(F.col("FlightNum"))).dropDuplicates(KEY)
+                 .select(*KEY, "Dest", "TailNum", minutes(departure).alias("dep"), minutes(arrival).alias("arr"),
+                         F.col("DepDelay").cast("float").alias("delay"),
+                         F.col("ArrDelay").cast("float").alias("arr_delay")))
+    legs = scheduled.drop("Dest", "arr_delay")
     # Each flight beside every earlier leg of its tail that day: a few legs per tail and day.
     earlier = legs.select(F.col("TailNum").alias("e_tail"), F.col("FlightDate").alias("e_date"),
                           F.col("dep").alias("e_dep"), F.col("arr").alias("e_arr"), F.col("delay").alias("e_delay"))
@@ -62,13 +82,44 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
     legs_before = F.sort_array(F.collect_list(F.when(F.col("e_dep").isNotNull(), F.struct(
         "e_dep", (F.col("dep") - F.col("e_dep") - F.coalesce(F.col("e_delay"), F.lit(0.0))).cast("int").alias("left"),
         "e_delay", "e_arr")))).alias("legs")
-    grouped = paired.groupBy(*KEY, "TailNum", "dep").agg(legs_before)
+    grouped = paired.groupBy(*KEY, "TailNum", "dep", "arr").agg(legs_before)
     last_arrival = F.element_at(F.col("legs"), -1)["e_arr"]
-    return grouped.select(
+    rotation = grouped.select(
         *KEY, "TailNum",
         F.col("legs.left").alias("EarlierLeft"),
         F.col("legs.e_delay").cast("array<float>").alias("EarlierDelay"),
-        F.when(F.size("legs") > 0, (F.col("dep") - last_arrival).cast("float")).alias("TurnMinutes"))
+        F.when(F.size("legs") > 0, (F.col("dep") - last_arrival).cast("float")).alias("TurnMinutes"),
+        (F.col("arr") - F.col("dep")).cast("float").alias("BlockMinutes"))
+    for where, window in LANDING_WINDOWS.items():
+        rotation = rotation.join(_landed_before(scheduled, where, window), KEY, "left")
+    # A flight that saw no landing gets zeros (its landings are known: none).
+    none = {"LandedCounts": F.array(*[F.lit(0)] * len(LANDING_CUTOFFS)),
+            "LandedSlackSums": F.array(*[F.lit(0.0).cast("float")] * len(LANDING_CUTOFFS))}
+    filled = {f"{where}{kind}": F.coalesce(F.col(f"{where}{kind}"), zeros)
+              for where in LANDING_WINDOWS for kind, zeros in none.items()}
+    return rotation.select(*[filled.get(f.name, F.col(f.name)).alias(f.name) for f in TABLE_SCHEMA.fields])
+
+
+def _landed_before(scheduled: DataFrame, where: str, window: int) -> DataFrame:
+    """Per flight of `scheduled` (KEY, Dest; dep, arr in UTC minutes; delay, arr_delay) that saw
+    any: `{where}LandedCounts` and `{where}LandedSlackSums` (TABLE_SCHEMA) of the flights that
+    landed in the `window` minutes before its scheduled departure on its route (`where` "Route")
+    or at its destination from any origin ("Dest"). Joined by the hour of landing: a flight meets
+    only the hours its window spans."""
+    keys = ["Origin", "Dest"] if where == "Route" else ["Dest"]
+    at = F.col("arr") + F.col("arr_delay")
+    landed = scheduled.where("delay IS NOT NULL AND arr_delay IS NOT NULL").select(
+        *keys, F.floor(at / 60).alias("hour"), at.alias("at"), (F.col("arr_delay") - F.col("delay")).alias("slack"))
+    hours = F.explode(F.sequence(F.floor((F.col("dep") - window) / 60), F.floor(F.col("dep") / 60)))
+    probe = scheduled.select(*KEY, "Dest", "dep", hours.alias("hour"))
+    pairs = probe.join(landed, [*keys, "hour"]).where((F.col("at") < F.col("dep"))
+                                                      & (F.col("at") >= F.col("dep") - window))
+    before = F.col("dep") - F.col("at")
+    counts = [F.count(F.when(before > cutoff, 1)).cast("int") for cutoff in LANDING_CUTOFFS]
+    sums = [F.coalesce(F.sum(F.when(before > cutoff, F.col("slack"))), F.lit(0.0)).cast("float")
+            for cutoff in LANDING_CUTOFFS]
+    return pairs.groupBy(*KEY).agg(F.array(*counts).alias(f"{where}LandedCounts"),
+                                   F.array(*sums).alias(f"{where}LandedSlackSums"))
 
 
 def rotation_features(left, delays, turn, dep_delay, known):
@@ -93,20 +144,42 @@ def rotation_features(left, delays, turn, dep_delay, known):
     ]
 
 
+def landing_features(where, counts, sums, dep_delay, known):
+    """`{where}LandedSlack` (mean, UNKNOWN if none) and `{where}LandedCount` from a flight's
+    `{where}LandedCounts` and `{where}LandedSlackSums` (TABLE_SCHEMA): the landings that had
+    happened when it left, the earlier of its scheduled and actual departure, at the first of
+    LANDING_CUTOFFS not below its minutes early (none if it left earlier than the last)."""
+    early = F.greatest(-F.coalesce(dep_delay, F.lit(0.0)), F.lit(0.0))
+    index = F.lit(None).cast("int")
+    for position, cutoff in reversed(list(enumerate(LANDING_CUTOFFS, start=1))):
+        index = F.when(early <= cutoff, F.lit(position)).otherwise(index)
+    count = F.coalesce(F.element_at(counts, index), F.lit(0))
+    return [F.when(known & (count > 0), F.element_at(sums, index).cast("double") / count)
+            .otherwise(F.lit(UNKNOWN)).alias(f"{where}LandedSlack"),
+            F.when(known, count.cast("double")).otherwise(F.lit(0.0)).alias(f"{where}LandedCount")]
+
+
 class RotationLookup(LakeLookup):
     """Adds features.ROTATION_COLUMNS from the rotation table at `path`."""
 
-    SCHEMA, FEATURE, HIDDEN = TABLE_SCHEMA, "the aircraft's day", HIDDEN_COLUMN
+    SCHEMA, FEATURE, HIDDEN = TABLE_SCHEMA, "the flight's day", HIDDEN_COLUMN
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         renamed = {"FlightNum": "_flight", "TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay",
-                   "TurnMinutes": "_turn"}
+                   "TurnMinutes": "_turn", "BlockMinutes": "_block",
+                   **{f"{where}{kind}": f"_{where}{kind}" for where in LANDING_WINDOWS
+                      for kind in ("LandedCounts", "LandedSlackSums")}}
         table = self.table(dataset.sparkSession)
         # The table keys flight numbers by flight_number (at build); the request's is put the same way.
         probe = dataset.withColumn("_flight", flight_number(F.col("FlightNum")))
         joined = probe.join(F.broadcast(table.withColumnsRenamed(renamed)),
                             [*[c for c in KEY if c != "FlightNum"], "_flight"], "left")
-        known = self.known(dataset, F.col("_tail").isNotNull())
+        scheduled = self.known(dataset, F.col("_left").isNotNull())  # the flight is in the schedule
+        landings = [column for where in LANDING_WINDOWS for column in landing_features(
+            where, F.col(f"_{where}LandedCounts"), F.col(f"_{where}LandedSlackSums"), F.col("DepDelay"), scheduled)]
         return joined.select(*dataset.columns,
-                             *rotation_features(F.col("_left"), F.col("_delay"), F.col("_turn"),
-                                                F.col("DepDelay"), known))
+                             *rotation_features(F.col("_left"), F.col("_delay"), F.col("_turn"), F.col("DepDelay"),
+                                                self.known(dataset, F.col("_tail").isNotNull())),
+                             *landings,
+                             F.when(scheduled & F.col("_block").isNotNull(), F.col("_block").cast("double"))
+                             .otherwise(F.lit(UNKNOWN)).alias("ScheduledBlockMinutes"))

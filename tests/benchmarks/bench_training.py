@@ -201,7 +201,7 @@ def report(data, rows: str, started: float, params) -> None:
         ("improved without arrivals, 20 trees, depth 5",
          replace(params, num_trees=20, max_depth=5, arrivals_path="", rotation_path="")),
         ("improved without arrivals, 30 trees, depth 8", replace(params, arrivals_path="", rotation_path="")),
-        ("improved without rotation, 30 trees, depth 8", replace(params, rotation_path="")),
+        ("improved without the rotation table, 30x8", replace(params, rotation_path="")),
         ("improved, 20 trees, depth 8", replace(params, num_trees=20)),
         ("improved (DAG default), 30 trees, depth 8", params),
         ("improved, 30 trees, depth 10", replace(params, num_trees=30, max_depth=10)),

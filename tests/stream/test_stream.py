@@ -175,8 +175,9 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
     from flightdelay.features import canonical_from_request
 
     requests = [flight(Origin="EWR", Dest="SFO", Carrier="UA", DepDelay=-5.0, CRSDepTime="06:15"),
-                flight(Origin="LGA", Dest="ORD", Carrier="AA", DepDelay=95.0, FlightDate="2013-01-31",
-                       CRSDepTime="18:40"),
+                # AA 359 of 2013-01-31: flights to Chicago landed in the hours before it left
+                flight(Origin="LGA", Dest="ORD", Carrier="AA", DepDelay=77.0, FlightDate="2013-01-31", FlightNum="359",
+                       CRSDepTime="19:20"),
                 flight(Origin="JFK", Dest="BOS", Carrier="B6", DepDelay=0.0, CRSDepTime=None, FlightNum=None),
                 # the aircraft N11106's second leg that day: its first (EV 4269) left 94 min late
                 flight(Origin="EWR", Dest="GRR", Carrier="EV", FlightNum="4703", DepDelay=124.0, CRSDepTime="15:43")]
@@ -189,9 +190,10 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
                                             "FlightDate string, DepDelay double, FlightNum string, CRSDepTime string")
     offline = {r.UUID: r for r in model.transform(canonical_from_request(frame, airports)).select(
         "UUID", "Distance", "Landed180Count", "TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight",
+        "RouteLandedCount", "DestLandedCount", "DestLandedSlack",
         F.col("prediction").cast("int").alias("prediction"),
         vector_to_array("probability").alias("probability")).collect()}
-    # The model read the arrivals feed: LaGuardia had landings before 18:40; no departure time, none.
+    # The model read the arrivals feed: LaGuardia had landings before 19:20; no departure time, none.
     assert offline[requests[1]["UUID"]].Landed180Count > 10
     assert offline[requests[2]["UUID"]].Landed180Count == 0
     # The model found the aircraft through the schedule: with a flight number, its earlier leg;
@@ -199,6 +201,11 @@ def test_served_prediction_equals_the_offline_model(stream, kafka, spark):
     second_leg, no_number = offline[requests[3]["UUID"]], offline[requests[2]["UUID"]]
     assert (second_leg.TailEarlierCount, second_leg.TailPrevDepDelay, second_leg.TailFirstFlight) == (1.0, 94.0, 0.0)
     assert (no_number.TailEarlierCount, no_number.TailFirstFlight) == (0.0, -1.0)
+    # Through the schedule too, the landings before it left: on its route, and in Chicago from any
+    # New York airport; without a flight number, none known.
+    chicago = offline[requests[1]["UUID"]]
+    assert 2 <= chicago.RouteLandedCount < chicago.DestLandedCount and chicago.DestLandedSlack != -999.0
+    assert (no_number.RouteLandedCount, no_number.DestLandedCount, no_number.DestLandedSlack) == (0.0, 0.0, -999.0)
     for request in requests:
         served, expected = responses[request["UUID"]][0], offline[request["UUID"]]
         assert served["Prediction"] == expected.prediction

@@ -92,11 +92,18 @@ def test_features_write_the_rotation_table(features):
     parts = [name for name in features.list(folder) if name.endswith(".parquet")]
     with features.read(f"{folder}/{parts[0]}") as reader:
         table = pq.read_table(io.BytesIO(reader.read())).to_pylist()
-    assert len(table) > 0.9 * 3 * 25000  # (about) every flight of the three months with a tail
+    assert len(table) > 0.9 * 3 * 25000  # (about) every scheduled flight of the three months
     later = [row for row in table if row["EarlierLeft"]]
     assert len(later) > 0.15 * len(table)  # a quarter of the flights: aircraft leave New York twice a day
     for row in later[:50]:
         assert len(row["EarlierLeft"]) == len(row["EarlierDelay"]) and row["TurnMinutes"] is not None
+    # flights leave New York for the busy destinations every hour: most see landings there first
+    landed = [row for row in table if row["DestLandedCounts"][0]]
+    assert len(landed) > 0.5 * len(table)
+    for row in landed[:50]:  # fewer the earlier a flight leaves (LANDING_CUTOFFS), fewer on the route
+        assert len(row["DestLandedCounts"]) == len(row["DestLandedSlackSums"]) == 4
+        assert row["DestLandedCounts"] == sorted(row["DestLandedCounts"], reverse=True)
+        assert all(route <= dest for route, dest in zip(row["RouteLandedCounts"], row["DestLandedCounts"]))
 
 
 def _task_state(run, task_id: str) -> str:
