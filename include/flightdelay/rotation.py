@@ -90,8 +90,7 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
         F.col("legs.e_delay").cast("array<float>").alias("EarlierDelay"),
         F.when(F.size("legs") > 0, (F.col("dep") - last_arrival).cast("float")).alias("TurnMinutes"),
         (F.col("arr") - F.col("dep")).cast("float").alias("BlockMinutes"))
-    for where, window in LANDING_WINDOWS.items():
-        rotation = rotation.join(_landed_before(scheduled, where, window), KEY, "left")
+    rotation = rotation.join(_landed_before(scheduled), KEY, "left")
     # A flight that saw no landing gets zeros (its landings are known: none).
     none = {"LandedCounts": F.array(*[F.lit(0)] * len(LANDING_CUTOFFS)),
             "LandedSlackSums": F.array(*[F.lit(0.0).cast("float")] * len(LANDING_CUTOFFS))}
@@ -100,26 +99,36 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
     return rotation.select(*[filled.get(f.name, F.col(f.name)).alias(f.name) for f in TABLE_SCHEMA.fields])
 
 
-def _landed_before(scheduled: DataFrame, where: str, window: int) -> DataFrame:
+def _landed_before(scheduled: DataFrame) -> DataFrame:
     """Per flight of `scheduled` (KEY, Dest; dep, arr in UTC minutes; delay, arr_delay) that saw
-    any: `{where}LandedCounts` and `{where}LandedSlackSums` (TABLE_SCHEMA) of the flights that
-    landed in the `window` minutes before its scheduled departure on its route (`where` "Route")
-    or at its destination from any origin ("Dest"). Joined by the hour of landing: a flight meets
-    only the hours its window spans."""
-    keys = ["Origin", "Dest"] if where == "Route" else ["Dest"]
+    any, per LANDING_WINDOWS entry: `{where}LandedCounts` and `{where}LandedSlackSums`
+    (TABLE_SCHEMA) of the flights that landed at its destination from any origin ("Dest") or on
+    its route ("Route": from its origin) in the window before its scheduled departure. One join,
+    by destination and hour of landing over the longest window: a flight meets only those hours."""
     at = F.col("arr") + F.col("arr_delay")
     landed = scheduled.where("delay IS NOT NULL AND arr_delay IS NOT NULL").select(
-        *keys, F.floor(at / 60).alias("hour"), at.alias("at"), (F.col("arr_delay") - F.col("delay")).alias("slack"))
-    hours = F.explode(F.sequence(F.floor((F.col("dep") - window) / 60), F.floor(F.col("dep") / 60)))
+        F.col("Origin").alias("from"), "Dest", F.floor(at / 60).alias("hour"), at.alias("at"),
+        (F.col("arr_delay") - F.col("delay")).alias("slack"))
+    longest = max(LANDING_WINDOWS.values())
+    hours = F.explode(F.sequence(F.floor((F.col("dep") - longest) / 60), F.floor(F.col("dep") / 60)))
     probe = scheduled.select(*KEY, "Dest", "dep", hours.alias("hour"))
-    pairs = probe.join(landed, [*keys, "hour"]).where((F.col("at") < F.col("dep"))
-                                                      & (F.col("at") >= F.col("dep") - window))
+    pairs = probe.join(landed, ["Dest", "hour"]).where((F.col("at") < F.col("dep"))
+                                                       & (F.col("at") >= F.col("dep") - longest))
     before = F.col("dep") - F.col("at")
-    counts = [F.count(F.when(before > cutoff, 1)).cast("int") for cutoff in LANDING_CUTOFFS]
-    sums = [F.coalesce(F.sum(F.when(before > cutoff, F.col("slack"))), F.lit(0.0)).cast("float")
-            for cutoff in LANDING_CUTOFFS]
-    return pairs.groupBy(*KEY).agg(F.array(*counts).alias(f"{where}LandedCounts"),
-                                   F.array(*sums).alias(f"{where}LandedSlackSums"))
+    aggregates = []
+    for where, window in LANDING_WINDOWS.items():
+        inside = (before <= window) & ((F.col("from") == F.col("Origin")) if where == "Route" else F.lit(True))
+        counted = [inside & (before > cutoff) for cutoff in LANDING_CUTOFFS]
+        aggregates += [F.array(*[F.count(F.when(c, 1)).cast("int") for c in counted]).alias(f"{where}LandedCounts"),
+                       F.array(*[F.coalesce(F.sum(F.when(c, F.col("slack"))), F.lit(0.0)).cast("float")
+                                 for c in counted]).alias(f"{where}LandedSlackSums")]
+    return pairs.groupBy(*KEY).agg(*aggregates)
+
+
+def _minutes_early(dep_delay):
+    """How many minutes before its scheduled departure a flight left (0 if on time or late): it
+    left at the earlier of its scheduled and its actual departure, as the arrivals feature reads it."""
+    return F.greatest(-F.coalesce(dep_delay, F.lit(0.0)), F.lit(0.0))
 
 
 def rotation_features(left, delays, turn, dep_delay, known):
@@ -130,7 +139,7 @@ def rotation_features(left, delays, turn, dep_delay, known):
     scheduled and its actual departure (as the arrivals feature reads it), so a leg counts if it
     left more than max(0, -DepDelay) minutes before this flight's scheduled departure.
     """
-    cutoff = F.greatest(-F.coalesce(dep_delay, F.lit(0.0)), F.lit(0.0))
+    cutoff = _minutes_early(dep_delay)
     departed = F.filter(F.arrays_zip(left.alias("left"), delays.alias("delay")), lambda leg: leg["left"] > cutoff)
     count = F.size(departed)
     last_delay = F.when(count > 0, F.element_at(departed, -1)["delay"].cast("double"))
@@ -149,7 +158,7 @@ def landing_features(where, counts, sums, dep_delay, known):
     `{where}LandedCounts` and `{where}LandedSlackSums` (TABLE_SCHEMA): the landings that had
     happened when it left, the earlier of its scheduled and actual departure, at the first of
     LANDING_CUTOFFS not below its minutes early (none if it left earlier than the last)."""
-    early = F.greatest(-F.coalesce(dep_delay, F.lit(0.0)), F.lit(0.0))
+    early = _minutes_early(dep_delay)
     index = F.lit(None).cast("int")
     for position, cutoff in reversed(list(enumerate(LANDING_CUTOFFS, start=1))):
         index = F.when(early <= cutoff, F.lit(position)).otherwise(index)
