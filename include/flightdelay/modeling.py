@@ -19,7 +19,7 @@ HISTORY_COLUMNS = ["RouteSlack", "CarrierSlack", "CarrierRouteSlack", "OriginHou
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pyspark.ml import Pipeline
+    from pyspark.ml import Pipeline, PipelineModel
     from pyspark.sql import DataFrame
 
 FEATURE_SETS = {"seed": SEED_NUMERIC,
@@ -82,6 +82,32 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
         forest.setWeightCol("class_weight")
     # History after the indexers: their fits then do not recompute the history lookups.
     return Pipeline(stages=[*lookups, SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
+
+
+def fit(pipeline: "Pipeline", train: "DataFrame") -> "PipelineModel":
+    """Pipeline.fit with each estimator's input cached: the same PipelineModel, but the lookups'
+    broadcast joins and the stages before an estimator run once, not once per pass the estimator
+    makes (the forest makes several). Each cache is dropped once the next one holds the data."""
+    from pyspark.ml import Estimator, PipelineModel
+
+    stages, fitted, cached = pipeline.getStages(), [], []
+    frame = train
+    for position, stage in enumerate(stages):
+        if isinstance(stage, Estimator):
+            frame = frame.cache()
+            model = stage.fit(frame)
+            # The estimator's passes have filled this cache: the one before it is no longer read.
+            for earlier in cached:
+                earlier.unpersist()
+            cached = [frame]
+        else:
+            model = stage
+        fitted.append(model)
+        if position < len(stages) - 1:
+            frame = model.transform(frame)
+    for frame in cached:
+        frame.unpersist()
+    return PipelineModel(stages=fitted)
 
 
 def with_bins_for(train: "DataFrame", params: TrainParams) -> TrainParams:

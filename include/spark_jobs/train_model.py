@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from flightdelay import lake, sources
 from flightdelay.features import LABEL_NAMES
 from flightdelay.modeling import (
-    TrainParams, build_pipeline, evaluate, feature_names, majority_baseline, time_split,
+    TrainParams, build_pipeline, evaluate, feature_names, fit, majority_baseline, time_split,
     with_bins_for, with_class_weights, with_hidden_arrivals,
 )
 
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     params = with_bins_for(train, params)
 
     started = time.perf_counter()
-    model = build_pipeline(params).fit(train)
+    model = fit(build_pipeline(params), train)
     fit_seconds = time.perf_counter() - started
     predictions = model.transform(holdout).cache()
     scores, matrix = evaluate(predictions)

@@ -57,7 +57,7 @@ def fit_and_score(pipeline, train, holdout, uncovered: bool = False):
     from flightdelay import arrivals, modeling
 
     started = time.perf_counter()
-    model = pipeline.fit(train)
+    model = modeling.fit(pipeline, train)
     fitted = time.perf_counter()
     scores = modeling.metrics(model.transform(holdout))
     seconds = time.perf_counter() - fitted

@@ -84,6 +84,21 @@ def test_pipeline_scores_unknown_categories(local_spark, feature_set):
     assert sum(row.probability.toArray()) == pytest.approx(1.0)
 
 
+def test_fit_with_cached_inputs_gives_the_pipelines_model(local_spark):
+    """modeling.fit (each estimator's input cached) yields the model Pipeline.fit does, stage for
+    stage and probability for probability, and leaves nothing cached behind."""
+    from flightdelay.modeling import fit
+
+    train = _training_rows(local_spark)
+    params = TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32)
+    persisted = local_spark.sparkContext._jsc.getPersistentRDDs().size()
+    expected, model = build_pipeline(params).fit(train), fit(build_pipeline(params), train)
+    assert [type(stage) for stage in model.stages] == [type(stage) for stage in expected.stages]
+    assert [r.probability for r in model.transform(train).collect()] == \
+        [r.probability for r in expected.transform(train).collect()]
+    assert local_spark.sparkContext._jsc.getPersistentRDDs().size() == persisted
+
+
 def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
     from pyspark.ml import PipelineModel
 
