@@ -16,9 +16,10 @@ LABEL_SPLITS = [float("-inf"), -15.0, 0.0, 30.0, float("inf")]
 LABEL_NAMES = ["early (15+ min)", "slightly early (0-15 min)", "slightly late (0-30 min)", "very late (30+ min)"]
 
 CATEGORICAL = ["Carrier", "Origin", "Dest", "Route"]
-# The improved set drops the Route index (one category per route, thousands in BTS data, and the
-# forest then needs as many bins): its route and carrier-route history encoders carry the route.
-IMPROVED_CATEGORICAL = ["Carrier", "Origin", "Dest"]
+# The improved set drops the Route and Dest indexes (one category per route or airport, thousands
+# and hundreds in BTS data, and the forest then needs as many bins): its route, carrier-route and
+# destination-hour history encoders and the destination's landings carry them.
+IMPROVED_CATEGORICAL = ["Carrier", "Origin"]
 SEED_NUMERIC = ["DepDelay", "Distance", "DayOfMonth", "DayOfWeek", "DayOfYear"]
 IMPROVED_NUMERIC = SEED_NUMERIC + ["DepHour", "DepMinuteOfDay"]
 

@@ -33,8 +33,9 @@ class TrainParams:
     num_trees: int = 30
     max_depth: int = 8
     # Raised to the largest category count + 1 by with_bins_for (the forest needs a bin per
-    # category); with no Route index, 128 bins fit in 34 s against 41 s for 4,657, F1 0.5647 vs 0.5636.
-    max_bins: int = 128
+    # category). With no Route or Dest index 64 bins are enough: the deep levels' split statistics
+    # grow with the bins, and 64 fit faster than 128 with the same F1 (docs/model-experiments.md).
+    max_bins: int = 64
     # Memory per pass for the forest's split statistics: 1 GB instead of Spark's 256 MB lets each
     # pass over the data grow more nodes (same trees, a third less fit time; docs/model-experiments.md).
     max_memory_mb: int = 1024

@@ -147,18 +147,19 @@ def test_model_snapshot_rebuilds_only_the_projects_python_stages():
 def test_bins_cover_the_largest_category_count_plus_the_unseen_bucket(local_spark):
     from flightdelay.modeling import with_bins_for
 
-    rows = [("AA", "JFK", dest) for dest in ("LAX", "ORD", "SFO", "BOS", "MIA")] + [("UA", "EWR", "LAX")]
+    rows = [(carrier, "JFK", "LAX") for carrier in ("AA", "B6", "DL", "UA")] + \
+        [("AA", "EWR", dest) for dest in ("ORD", "SFO", "BOS", "MIA", "DEN", "SEA")]
     train = local_spark.createDataFrame(rows, "Carrier STRING, Origin STRING, Dest STRING")
-    assert with_bins_for(train, TrainParams(max_bins=2)).max_bins == 6  # 5 destinations + 1
-    assert with_bins_for(train, TrainParams(max_bins=128)).max_bins == 128
-    # The seed set indexes the route too: 6 routes + 1.
-    assert with_bins_for(train, TrainParams(feature_set="seed", max_bins=2)).max_bins == 7
+    assert with_bins_for(train, TrainParams(max_bins=2)).max_bins == 5  # 4 carriers + 1
+    assert with_bins_for(train, TrainParams(max_bins=64)).max_bins == 64
+    # The seed set indexes the destination and the route too: 7 routes + 1.
+    assert with_bins_for(train, TrainParams(feature_set="seed", max_bins=2)).max_bins == 8
 
 
-def test_the_improved_set_reads_the_route_through_its_history_not_an_index():
+def test_the_improved_set_reads_the_route_and_destination_through_history_not_an_index():
     stages = build_pipeline(TrainParams()).getStages()
     indexer = next(stage for stage in stages if type(stage).__name__ == "StringIndexer")
-    assert indexer.getInputCols() == ["Carrier", "Origin", "Dest"]
+    assert indexer.getInputCols() == ["Carrier", "Origin"]
     seed_indexer = next(stage for stage in build_pipeline(TrainParams(feature_set="seed")).getStages()
                         if type(stage).__name__ == "StringIndexer")
     assert seed_indexer.getInputCols() == ["Carrier", "Origin", "Dest", "Route"]
