@@ -46,10 +46,27 @@ ARRIVAL_COLUMNS = [f"Landed{w}{kind}" for w in ARRIVAL_WINDOWS for kind in ("Sla
 # What flightdelay.rotation.RotationLookup adds: the aircraft's legs that day that had left before
 # this flight, the last one's departure delay, whether this is its first leg, the scheduled turn;
 # the mean slack and count of the flights on its route (4 h) and to its destination (3 h) that had
-# landed when it left; its scheduled block (departure to arrival).
+# landed when it left; its scheduled block (departure to arrival) and that block less its route's
+# mean block (the schedule's padding; 0 when unknown).
 ROTATION_COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes",
                     "RouteLandedSlack", "RouteLandedCount", "DestLandedSlack", "DestLandedCount",
-                    "ScheduledBlockMinutes"]
+                    "ScheduledBlockMinutes", "BlockPadMinutes"]
+
+# The expected arrival delay as explicit sums, a stage after the history encoder (it reads
+# CarrierRouteSlack): a forest of depth 8 splits on one column at a time and cannot add DepDelay to
+# a slack itself. The departure delay plus the slack of the flights that landed on its route (or at
+# its destination) before it left, the carrier-route history where none had; and the history less
+# the schedule's padding (a flight scheduled longer than its route's usual block has time to make up).
+EXPECTED_SQL = """
+SELECT *,
+       DepDelay + CASE WHEN RouteLandedCount > 0 THEN RouteLandedSlack ELSE CarrierRouteSlack END
+           AS RouteExpectedArrDelay,
+       DepDelay + CASE WHEN DestLandedCount > 0 THEN DestLandedSlack ELSE CarrierRouteSlack END
+           AS DestExpectedArrDelay,
+       DepDelay + CarrierRouteSlack - BlockPadMinutes AS PaddedExpectedArrDelay
+FROM __THIS__
+""".strip()
+EXPECTED_COLUMNS = ["RouteExpectedArrDelay", "DestExpectedArrDelay", "PaddedExpectedArrDelay"]
 
 
 def great_circle_miles(lat1, lon1, lat2, lon2):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from flightdelay.features import (ARRIVAL_COLUMNS, CATEGORICAL, DERIVE_SQL, IMPROVED_CATEGORICAL, IMPROVED_NUMERIC,
-                                  LABEL_NAMES, ROTATION_COLUMNS, ROUTE_SQL, SEED_NUMERIC)
+from flightdelay.features import (ARRIVAL_COLUMNS, CATEGORICAL, DERIVE_SQL, EXPECTED_COLUMNS, EXPECTED_SQL,
+                                  IMPROVED_CATEGORICAL, IMPROVED_NUMERIC, LABEL_NAMES, ROTATION_COLUMNS, ROUTE_SQL,
+                                  SEED_NUMERIC)
 
 # The columns SlackEncoder adds (flightdelay.history.OUTPUT_COLUMNS); listed here so that
 # importing this module does not import pyspark.
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 FEATURE_SETS = {"seed": SEED_NUMERIC,
-                "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS + ARRIVAL_COLUMNS + ROTATION_COLUMNS}
+                "improved": IMPROVED_NUMERIC + HISTORY_COLUMNS + ARRIVAL_COLUMNS + ROTATION_COLUMNS
+                             + EXPECTED_COLUMNS}
 CATEGORICAL_SETS = {"seed": CATEGORICAL, "improved": IMPROVED_CATEGORICAL}
 
 
@@ -57,7 +59,8 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
     between departure and arrival, learned from the training rows only (SlackEncoder), and the
     slack of the flights from the same origin that had landed before this one left, and the
     aircraft's earlier legs that day, read from the arrivals and rotation tables when the model
-    scores (ArrivalsLookup and RotationLookup, the first stages).
+    scores (ArrivalsLookup and RotationLookup, the first stages); after the history, the expected
+    arrival delay as explicit sums (features.EXPECTED_SQL).
     """
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import RandomForestClassifier
@@ -69,7 +72,7 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
 
     numeric, categorical = FEATURE_SETS[params.feature_set], CATEGORICAL_SETS[params.feature_set]
     improved = params.feature_set == "improved"
-    history = [SlackEncoder()] if improved else []
+    history = [SlackEncoder(), SQLTransformer(statement=EXPECTED_SQL)] if improved else []
     lookups = [ArrivalsLookup(path=params.arrivals_path), RotationLookup(path=params.rotation_path)] if improved else []
     # One indexer for every categorical column: one pass over the data instead of one per column.
     indexers = [StringIndexer(inputCols=categorical, outputCols=[f"{c}_index" for c in categorical],

@@ -1,10 +1,11 @@
-"""The flight's day in the schedule: how the aircraft's earlier legs of the day have gone, and
-how the flights on its route and to its destination that landed shortly before it leaves have
-fared. `tail_rotation` builds that per flight of the schedule (Carrier, FlightNum, FlightDate,
-Origin); `RotationLookup`, a model stage, reads the table when it scores, in training and serving
-alike, so a request (which carries the carrier and flight number, not the tail) finds its aircraft
-through the schedule. Training hides a share of rows so that a request without a flight number,
-or a flight the schedule lacks, degrades gracefully.
+"""The flight's day in the schedule: how the aircraft's earlier legs of the day have gone, and how the
+flights on its route and to its destination that landed shortly before it leaves have fared, and
+how long its schedule allows against its route's usual block. `tail_rotation` builds that per
+flight of the schedule (Carrier, FlightNum, FlightDate, Origin); `RotationLookup`, a model stage,
+reads the table when it scores, in training and serving alike, so a request (which carries the
+carrier and flight number, not the tail) finds its aircraft through the schedule. Training hides a
+share of rows so that a request without a flight number, or a flight the schedule lacks, degrades
+gracefully.
 """
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ LANDING_CUTOFFS = (0, 10, 30, 60)
 # legs scheduled earlier that day (in schedule order) the minutes from that leg's actual departure
 # to this flight's scheduled one and that leg's DepDelay; the scheduled turn (minutes from the
 # previous leg's scheduled arrival to this scheduled departure; null for the day's first leg); the
-# scheduled block (minutes from the scheduled departure to the scheduled arrival); per
+# scheduled block (minutes from the scheduled departure to the scheduled arrival) and its route's
+# mean block over the whole schedule (a timetable is published ahead: no outcome is read); per
 # LANDING_WINDOWS entry and per LANDING_CUTOFFS entry c, how many flights landed in the window
 # before this scheduled departure and more than c minutes before it, and their total slack
 # ArrDelay - DepDelay.
@@ -39,13 +41,14 @@ TABLE_SCHEMA = T.StructType([
     T.StructField("EarlierDelay", T.ArrayType(T.FloatType())),
     T.StructField("TurnMinutes", T.FloatType()),
     T.StructField("BlockMinutes", T.FloatType()),
+    T.StructField("RouteBlockMinutes", T.FloatType()),
     *(T.StructField(f"{where}{kind}", T.ArrayType(T.IntegerType() if kind == "LandedCounts" else T.FloatType()))
       for where in LANDING_WINDOWS for kind in ("LandedCounts", "LandedSlackSums")),
 ])
 # What RotationLookup adds (also listed in features.ROTATION_COLUMNS, importable without pyspark).
 COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "TailTurnMinutes",
            *(f"{where}Landed{kind}" for where in LANDING_WINDOWS for kind in ("Slack", "Count")),
-           "ScheduledBlockMinutes"]
+           "ScheduledBlockMinutes", "BlockPadMinutes"]
 
 
 def flight_number(column):
@@ -73,6 +76,9 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
                  .select(*KEY, "Dest", "TailNum", minutes(departure).alias("dep"), minutes(arrival).alias("arr"),
                          F.col("DepDelay").cast("float").alias("delay"),
                          F.col("ArrDelay").cast("float").alias("arr_delay")))
+    route_block = scheduled.groupBy("Origin", "Dest").agg(
+        F.avg(F.col("arr") - F.col("dep")).cast("float").alias("RouteBlockMinutes"))
+    scheduled = scheduled.join(F.broadcast(route_block), ["Origin", "Dest"])
     legs = scheduled.drop("Dest", "arr_delay")
     # Each flight beside every earlier leg of its tail that day: a few legs per tail and day.
     earlier = legs.select(F.col("TailNum").alias("e_tail"), F.col("FlightDate").alias("e_date"),
@@ -82,14 +88,14 @@ def tail_rotation(flights: DataFrame, airports: DataFrame) -> DataFrame:
     legs_before = F.sort_array(F.collect_list(F.when(F.col("e_dep").isNotNull(), F.struct(
         "e_dep", (F.col("dep") - F.col("e_dep") - F.coalesce(F.col("e_delay"), F.lit(0.0))).cast("int").alias("left"),
         "e_delay", "e_arr")))).alias("legs")
-    grouped = paired.groupBy(*KEY, "TailNum", "dep", "arr").agg(legs_before)
+    grouped = paired.groupBy(*KEY, "TailNum", "dep", "arr", "RouteBlockMinutes").agg(legs_before)
     last_arrival = F.element_at(F.col("legs"), -1)["e_arr"]
     rotation = grouped.select(
         *KEY, "TailNum",
         F.col("legs.left").alias("EarlierLeft"),
         F.col("legs.e_delay").cast("array<float>").alias("EarlierDelay"),
         F.when(F.size("legs") > 0, (F.col("dep") - last_arrival).cast("float")).alias("TurnMinutes"),
-        (F.col("arr") - F.col("dep")).cast("float").alias("BlockMinutes"))
+        (F.col("arr") - F.col("dep")).cast("float").alias("BlockMinutes"), "RouteBlockMinutes")
     rotation = rotation.join(_landed_before(scheduled), KEY, "left")
     # A flight that saw no landing gets zeros (its landings are known: none).
     none = {"LandedCounts": F.array(*[F.lit(0)] * len(LANDING_CUTOFFS)),
@@ -175,7 +181,7 @@ class RotationLookup(LakeLookup):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         renamed = {"FlightNum": "_flight", "TailNum": "_tail", "EarlierLeft": "_left", "EarlierDelay": "_delay",
-                   "TurnMinutes": "_turn", "BlockMinutes": "_block",
+                   "TurnMinutes": "_turn", "BlockMinutes": "_block", "RouteBlockMinutes": "_route_block",
                    **{f"{where}{kind}": f"_{where}{kind}" for where in LANDING_WINDOWS
                       for kind in ("LandedCounts", "LandedSlackSums")}}
         table = self.table(dataset.sparkSession)
@@ -191,4 +197,8 @@ class RotationLookup(LakeLookup):
                                                 self.known(dataset, F.col("_tail").isNotNull())),
                              *landings,
                              F.when(scheduled & F.col("_block").isNotNull(), F.col("_block").cast("double"))
-                             .otherwise(F.lit(UNKNOWN)).alias("ScheduledBlockMinutes"))
+                             .otherwise(F.lit(UNKNOWN)).alias("ScheduledBlockMinutes"),
+                             # The schedule's padding against its route; 0 (none) when unknown, so
+                             # that features.EXPECTED_SQL's padded sum falls back to the plain one.
+                             F.when(scheduled, F.coalesce((F.col("_block") - F.col("_route_block")).cast("double"),
+                                                          F.lit(0.0))).otherwise(F.lit(0.0)).alias("BlockPadMinutes"))

@@ -1,7 +1,7 @@
 """The flight's day on a local SparkSession: the aircraft's legs across time zones, the legs that
 had left before a flight (early and late departures), the day's first leg, the scheduled turn,
-the landings on its route and at its destination before it left, and a request the schedule does
-not know (no flight number, unknown flight, hidden row)."""
+the landings on its route and at its destination before it left, the schedule's padding against
+its route, and a request the schedule does not know (no flight number, unknown flight, hidden row)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,6 +37,8 @@ def path(local_spark, tmp_path):
         (DAY, "UA", "40", "LAX", "ORD", "N4", _at(5), _at(10, 30), 10.0, 25.0),
         # no tail, 12:00 New York (17:00 UTC): 3 landings on its route in the 4 h before, 4 in Chicago in 3 h
         (DAY, "AA", "50", "JFK", "ORD", None, _at(12), _at(13, 30), 0.0, 0.0),
+        # the evening's JFK-ORD is scheduled 190 min, 40 more than the others: the route's mean is 158
+        (DAY, "AA", "60", "JFK", "ORD", None, _at(14), _at(16, 10), 0.0, 0.0),
     ]
     frame = local_spark.createDataFrame(flights, FLIGHT)
     airports = local_spark.createDataFrame(ZONES, "faa STRING, tzone STRING")
@@ -47,7 +49,7 @@ def path(local_spark, tmp_path):
 
 def test_the_table_holds_each_legs_earlier_legs_in_utc(local_spark, path):
     rows = {r.FlightNum: r for r in local_spark.read.parquet(arrivals.latest_version(local_spark, path)).collect()}
-    assert set(rows) == {"10", "11", "12", "20", "30", "40", "50"}  # every scheduled flight, with a tail or not
+    assert set(rows) == {"10", "11", "12", "20", "30", "40", "50", "60"}  # every scheduled flight, with a tail or not
     assert (rows["10"].EarlierLeft, rows["10"].TurnMinutes) == ([], None)
     assert (rows["30"].TailNum, rows["30"].EarlierLeft) == (None, [])
     # leg 11 leaves 15:00 UTC: leg 10 left 11:20 UTC (220 min before) and landed 13:30 (turn 90)
@@ -58,6 +60,9 @@ def test_the_table_holds_each_legs_earlier_legs_in_utc(local_spark, path):
     assert rows["12"].TailNum == "N1"
     # the scheduled block, across time zones: 18:00 to 00:00 UTC, and 15:00 to 17:00 UTC
     assert (rows["12"].BlockMinutes, rows["11"].BlockMinutes) == (360.0, 120.0)
+    # the route's mean block over the schedule: JFK-ORD 150 four times and 190 once; JFK-LAX alone
+    assert (rows["50"].RouteBlockMinutes, rows["60"].RouteBlockMinutes, rows["12"].RouteBlockMinutes) == (
+        158.0, 158.0, 360.0)
 
 
 def _request(flight_num, dep_delay, origin="JFK", hidden=None):
@@ -73,7 +78,7 @@ def _score(local_spark, path, requests):
     return [tuple(r[c] for c in rotation.COLUMNS) for r in out.collect()]
 
 
-TAIL, LANDINGS, BLOCK = slice(0, 4), slice(4, 8), 8
+TAIL, LANDINGS, BLOCK, PAD = slice(0, 4), slice(4, 8), 8, 9
 
 
 def test_only_legs_that_had_left_count(local_spark, path):
@@ -126,9 +131,16 @@ def test_only_landings_before_the_flight_left_count(local_spark, path):
     # flight 50 has no tail: the aircraft's day is unknown, its landings and its block are not
     assert scored[0][TAIL] == (0.0, rotation.UNKNOWN, -1.0, rotation.UNKNOWN)
     assert [row[BLOCK] for row in scored] == [150.0] * 6 + [rotation.UNKNOWN, rotation.UNKNOWN]
+    # the padding against the route's mean block; none (0) where the schedule is not read
+    assert [row[PAD] for row in scored] == [-8.0] * 6 + [0.0, 0.0]
+
+
+def test_the_padding_is_the_block_less_the_routes_mean(local_spark, path):
+    scored = _score(local_spark, path, [_request("60", 0.0), _request("12", 0.0), _request(None, 0.0)])
+    assert [row[PAD] for row in scored] == [32.0, 0.0, 0.0]
 
 
 def test_no_table_means_unknown(local_spark, tmp_path):
     scored = _score(local_spark, f"file://{tmp_path}/none", [_request("12", 0.0)])
     assert scored == [(0.0, rotation.UNKNOWN, -1.0, rotation.UNKNOWN, rotation.UNKNOWN, 0.0, rotation.UNKNOWN, 0.0,
-                       rotation.UNKNOWN)]
+                       rotation.UNKNOWN, 0.0)]
