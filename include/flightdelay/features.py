@@ -52,18 +52,19 @@ ROTATION_COLUMNS = ["TailEarlierCount", "TailPrevDepDelay", "TailFirstFlight", "
                     "RouteLandedSlack", "RouteLandedCount", "DestLandedSlack", "DestLandedCount",
                     "ScheduledBlockMinutes", "BlockPadMinutes"]
 
-# The expected arrival delay as explicit sums, a stage after the history encoder (it reads
-# CarrierRouteSlack): a forest of depth 8 splits on one column at a time and cannot add DepDelay to
-# a slack itself. The departure delay plus the slack of the flights that landed on its route (or at
-# its destination) before it left, the carrier-route history where none had; and the history less
-# the schedule's padding (a flight scheduled longer than its route's usual block has time to make up).
+# The expected arrival delay as explicit sums, a stage after the history encoder (it reads its
+# ExpectedArrDelay, DepDelay + CarrierRouteSlack): a forest of depth 8 splits on one column at a time
+# and cannot add DepDelay to a slack itself. The departure delay plus the slack of the flights that
+# landed on its route (or at its destination) before it left, the history's sum where none had; and
+# the history's sum less the schedule's padding (a flight scheduled longer than its route's usual
+# block has time to make up).
 EXPECTED_SQL = """
 SELECT *,
-       DepDelay + CASE WHEN RouteLandedCount > 0 THEN RouteLandedSlack ELSE CarrierRouteSlack END
+       CASE WHEN RouteLandedCount > 0 THEN DepDelay + RouteLandedSlack ELSE ExpectedArrDelay END
            AS RouteExpectedArrDelay,
-       DepDelay + CASE WHEN DestLandedCount > 0 THEN DestLandedSlack ELSE CarrierRouteSlack END
+       CASE WHEN DestLandedCount > 0 THEN DepDelay + DestLandedSlack ELSE ExpectedArrDelay END
            AS DestExpectedArrDelay,
-       DepDelay + CarrierRouteSlack - BlockPadMinutes AS PaddedExpectedArrDelay
+       ExpectedArrDelay - BlockPadMinutes AS PaddedExpectedArrDelay
 FROM __THIS__
 """.strip()
 EXPECTED_COLUMNS = ["RouteExpectedArrDelay", "DestExpectedArrDelay", "PaddedExpectedArrDelay"]

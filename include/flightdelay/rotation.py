@@ -1,6 +1,6 @@
-"""The flight's day in the schedule: how the aircraft's earlier legs of the day have gone, and how the
-flights on its route and to its destination that landed shortly before it leaves have fared, and
-how long its schedule allows against its route's usual block. `tail_rotation` builds that per
+"""The flight's day in the schedule: how the aircraft's earlier legs of the day have gone, and how
+the flights on its route and to its destination that landed shortly before it leaves have fared,
+and how long its schedule allows against its route's usual block. `tail_rotation` builds that per
 flight of the schedule (Carrier, FlightNum, FlightDate, Origin); `RotationLookup`, a model stage,
 reads the table when it scores, in training and serving alike, so a request (which carries the
 carrier and flight number, not the tail) finds its aircraft through the schedule. Training hides a
@@ -200,5 +200,5 @@ class RotationLookup(LakeLookup):
                              .otherwise(F.lit(UNKNOWN)).alias("ScheduledBlockMinutes"),
                              # The schedule's padding against its route; 0 (none) when unknown, so
                              # that features.EXPECTED_SQL's padded sum falls back to the plain one.
-                             F.when(scheduled, F.coalesce((F.col("_block") - F.col("_route_block")).cast("double"),
-                                                          F.lit(0.0))).otherwise(F.lit(0.0)).alias("BlockPadMinutes"))
+                             F.coalesce(F.when(scheduled, (F.col("_block") - F.col("_route_block")).cast("double")),
+                                        F.lit(0.0)).alias("BlockPadMinutes"))

@@ -56,11 +56,11 @@ def test_the_expected_arrival_delay_sums_fall_back_to_the_history(local_spark):
 
     frame = local_spark.createDataFrame([
         # landings on the route and at the destination, padded 12 min over the route's mean block
-        (20.0, 3.0, -4.0, 2.0, 6.0, -5.0, 12.0),
-        # none landed yet (the slack is UNKNOWN), no padding known: the carrier-route history
-        (20.0, 0.0, -999.0, 0.0, -999.0, -5.0, 0.0),
+        (20.0, 3.0, -4.0, 2.0, 6.0, 15.0, 12.0),
+        # none landed yet (the slack is UNKNOWN), no padding known: the carrier-route history's sum
+        (20.0, 0.0, -999.0, 0.0, -999.0, 15.0, 0.0),
     ], "DepDelay DOUBLE, RouteLandedCount DOUBLE, RouteLandedSlack DOUBLE, DestLandedCount DOUBLE, "
-       "DestLandedSlack DOUBLE, CarrierRouteSlack DOUBLE, BlockPadMinutes DOUBLE")
+       "DestLandedSlack DOUBLE, ExpectedArrDelay DOUBLE, BlockPadMinutes DOUBLE")
     out = SQLTransformer(statement=features.EXPECTED_SQL).transform(frame)
     assert [tuple(r[c] for c in features.EXPECTED_COLUMNS) for r in out.collect()] == [
         (16.0, 26.0, 3.0), (15.0, 15.0, 15.0)]
