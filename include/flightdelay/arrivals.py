@@ -1,7 +1,7 @@
 """The arrivals feature: how the flights that left the same origin earlier that day have fared
 (mean slack ArrDelay - DepDelay and count of those landed in the windows before this flight
-left). `origin_day_arrivals` builds the per-day table; `ArrivalsLookup`, the model's first stage,
-reads it when it scores, in training and serving alike; training hides a share of rows so that
+left). `origin_day_arrivals` builds the per-day table; `ArrivalsLookup`, a model stage, reads
+it when it scores, in training and serving alike; training hides a share of rows so that
 uncovered days degrade gracefully (docs/design-notes.md).
 """
 from __future__ import annotations

@@ -45,6 +45,10 @@ class TrainParams:
     # as much, about a tenth off the fit with the same F1 (docs/model-experiments.md). Spark's
     # default, 1.0, for the seed baseline.
     subsampling_rate: float = 0.5
+    # The share of the training rows the forest learns from: a random sample drawn before the
+    # lookups run (the indexer and the history encoder read every row). A third fits faster on a
+    # loaded machine but loses 0.6 points on September (docs/model-experiments.md): all by default.
+    forest_rows: float = 1.0
     seed: int = 42
     balance_classes: bool = False
     # The arrivals table the model reads when it scores (flightdelay.arrivals; '' = none, every
@@ -63,8 +67,8 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
     between departure and arrival, learned from the training rows only (SlackEncoder), and the
     slack of the flights from the same origin that had landed before this one left, and the
     aircraft's earlier legs that day, read from the arrivals and rotation tables when the model
-    scores (ArrivalsLookup and RotationLookup, the first stages); after the history, the expected
-    arrival delay as explicit sums (features.EXPECTED_SQL).
+    scores (ArrivalsLookup and RotationLookup); after both, the expected arrival delay as explicit
+    sums (features.EXPECTED_SQL).
     """
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import RandomForestClassifier
@@ -88,34 +92,42 @@ def build_pipeline(params: TrainParams) -> "Pipeline":
                                     maxMemoryInMB=params.max_memory_mb, subsamplingRate=params.subsampling_rate)
     if params.balance_classes:
         forest.setWeightCol("class_weight")
-    # History after the indexers: their fits then do not recompute the history lookups.
-    return Pipeline(stages=[*lookups, SQLTransformer(statement=DERIVE_SQL), *indexers, *history, assembler, forest])
+    # The estimators that make one pass each (the indexer, the history encoder) come before the
+    # lookups' joins, which then run once: when modeling.fit computes the forest's input.
+    return Pipeline(stages=[SQLTransformer(statement=DERIVE_SQL), *indexers, *history[:1], *lookups, *history[1:],
+                            assembler, forest])
 
 
-def fit(pipeline: "Pipeline", train: "DataFrame") -> "PipelineModel":
-    """Pipeline.fit with each estimator's input cached: the same PipelineModel, but the lookups'
-    broadcast joins and the stages before an estimator run once, not once per pass the estimator
-    makes (the forest makes several). Each cache is dropped once the next one holds the data."""
+def fit(pipeline: "Pipeline", train: "DataFrame", forest_rows: float = 1.0, seed: int = 42) -> "PipelineModel":
+    """Pipeline.fit, except that the last estimator (the forest) learns from a random `forest_rows`
+    share of `train`, drawn before the stages in front of it run, and its input is cached narrowed
+    to the columns it reads: the stages before it run once, on that share, not once per pass the
+    forest makes. The estimators before it (indexer, history encoder) read all of `train` in one
+    pass each; the caller caches `train`."""
     from pyspark.ml import Estimator, PipelineModel
 
-    stages, fitted, cached = pipeline.getStages(), [], []
+    if not 0 < forest_rows <= 1:
+        raise ValueError(f"forest_rows must be in (0, 1], got {forest_rows}")
+    stages, fitted = pipeline.getStages(), []
+    last = max((i for i, stage in enumerate(stages) if isinstance(stage, Estimator)), default=-1)
     frame = train
-    for position, stage in enumerate(stages):
-        if isinstance(stage, Estimator):
-            frame = frame.cache()
-            model = stage.fit(frame)
-            # The estimator's passes have filled this cache: the one before it is no longer read.
-            for earlier in cached:
-                earlier.unpersist()
-            cached = [frame]
-        else:
-            model = stage
+    for stage in stages[:last]:
+        model = stage.fit(frame) if isinstance(stage, Estimator) else stage
         fitted.append(model)
-        if position < len(stages) - 1:
-            frame = model.transform(frame)
-    for frame in cached:
-        frame.unpersist()
-    return PipelineModel(stages=fitted)
+        frame = model.transform(frame)
+    if last < 0:
+        return PipelineModel(stages=list(stages))
+    if forest_rows < 1.0:
+        frame = PipelineModel(stages=fitted).transform(train.sample(fraction=forest_rows, seed=seed))
+    forest = stages[last]
+    read = [forest.getOrDefault(p) for p in ("featuresCol", "labelCol", "weightCol")
+            if forest.hasParam(p) and forest.isDefined(p) and forest.getOrDefault(p)]
+    cached = (frame.select(*read) if read else frame).cache()
+    try:
+        fitted.append(forest.fit(cached))
+    finally:
+        cached.unpersist()
+    return PipelineModel(stages=fitted + list(stages[last + 1:]))
 
 
 def with_bins_for(train: "DataFrame", params: TrainParams) -> TrainParams:

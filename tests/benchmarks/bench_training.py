@@ -44,20 +44,21 @@ sys.path[:0] = [str(REPO / "include")]
 
 
 # The seed's feature set with Spark's RandomForest defaults (20 trees of depth 5) and the seed's
-# 4,657 bins (its BTS routes), every tree on all the rows.
-SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5, "max_bins": 4657, "subsampling_rate": 1.0}
+# 4,657 bins (its BTS routes), every tree on all the rows, the forest on every training row.
+SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5, "max_bins": 4657, "subsampling_rate": 1.0,
+        "forest_rows": 1.0}
 
 
-def fit_and_score(pipeline, train, holdout, uncovered: bool = False):
-    """Fit `pipeline` on `train`; hold-out metrics, fit seconds and evaluation seconds (and, with
-    `uncovered`, the hold-out metrics of the same model with its arrivals hidden: a day the feed
-    does not cover)."""
+def fit_and_score(pipeline, train, holdout, uncovered: bool = False, forest_rows: float = 1.0):
+    """Fit `pipeline` on `train` (its forest on a `forest_rows` share: modeling.fit); hold-out
+    metrics, fit seconds and evaluation seconds (and, with `uncovered`, the hold-out metrics of the
+    same model with its arrivals hidden: a day the feed does not cover)."""
     from pyspark.sql import functions as F
 
     from flightdelay import arrivals, modeling
 
     started = time.perf_counter()
-    model = modeling.fit(pipeline, train)
+    model = modeling.fit(pipeline, train, forest_rows=forest_rows)
     fitted = time.perf_counter()
     scores = modeling.metrics(model.transform(holdout))
     seconds = time.perf_counter() - fitted
@@ -86,7 +87,7 @@ def walk_forward(data, months: int, params) -> None:
         train, holdout, _ = modeling.time_split(data.where(month <= last), 1)
         scores = [fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"],
                   fit_and_score(modeling.build_pipeline(params), modeling.with_hidden_arrivals(train, params),
-                                holdout)[0]["f1_macro"]]
+                                holdout, forest_rows=params.forest_rows)[0]["f1_macro"]]
         gains.append(100 * (scores[1] - scores[0]))
         print(f"{last:<9} {train.count():>10} {scores[0]:8.4f} {scores[1]:11.4f} {gains[-1]:+6.2f}", flush=True)
     print(f"gain in macro-F1 points: mean {statistics.mean(gains):+.2f}, median {statistics.median(gains):+.2f}")
@@ -111,7 +112,8 @@ def generalisation(data, params) -> None:
         seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"]
         same = fit_and_score(modeling.build_pipeline(same_size), train, holdout)[0]["f1_macro"]
         scores, fit_seconds, _ = fit_and_score(modeling.build_pipeline(params),
-                                               modeling.with_hidden_arrivals(train, params), holdout)
+                                               modeling.with_hidden_arrivals(train, params), holdout,
+                                               forest_rows=params.forest_rows)
         f1 = scores["f1_macro"]
         gains.append((100 * (f1 - seed), 100 * (f1 - same)))
         print(f"{'-'.join(window):<17} {train.count():>10} {seed:9.4f} {same:9.4f} {f1:11.4f} {gains[-1][0]:+6.2f} "
@@ -177,7 +179,7 @@ def bounds(spark, data, params) -> None:
             pipeline = modeling.build_pipeline(replace(params, num_trees=trees, max_depth=depth))
             assembler = pipeline.getStages()[-2]
             assembler.setInputCols(assembler.getInputCols() + extra)
-            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout)
+            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout, forest_rows=params.forest_rows)
             f1 = scores["f1_macro"]
             print(f"{label:<58} {trees:>5} {depth:>5} {f1:8.4f} {100 * (f1 - seed['f1_macro']):+6.2f} "
                   f"{fit_seconds:6.1f}", flush=True)
@@ -214,7 +216,7 @@ def report(data, rows: str, started: float, params) -> None:
     for label, config in configs:
         default = config is params
         scores, fit_seconds, eval_seconds, *uncovered = fit_and_score(
-            modeling.build_pipeline(config), train, holdout, uncovered=default)
+            modeling.build_pipeline(config), train, holdout, uncovered=default, forest_rows=config.forest_rows)
         line(label, scores, f"{fit_seconds:.1f}", f"{eval_seconds:.1f}")
         if default:
             line("  the same, days the feed does not cover", uncovered[0], "-", "-")

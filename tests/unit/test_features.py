@@ -100,8 +100,8 @@ def test_pipeline_scores_unknown_categories(local_spark, feature_set):
 
 
 def test_fit_with_cached_inputs_gives_the_pipelines_model(local_spark):
-    """modeling.fit (each estimator's input cached) yields the model Pipeline.fit does, stage for
-    stage and probability for probability, and leaves nothing cached behind."""
+    """modeling.fit (the forest's input cached, narrowed) on every row yields the model Pipeline.fit
+    does, stage for stage and probability for probability, and leaves nothing cached behind."""
     from flightdelay.modeling import fit
 
     train = _training_rows(local_spark)
@@ -114,8 +114,29 @@ def test_fit_with_cached_inputs_gives_the_pipelines_model(local_spark):
     assert local_spark.sparkContext._jsc.getPersistentRDDs().size() == persisted
 
 
+def test_the_forest_learns_from_a_share_of_the_rows_the_history_from_all(local_spark):
+    """forest_rows < 1: the forest's training rows are a sample of `train`, while the indexer and
+    the history encoder are fitted on every row (the same tables as with forest_rows 1)."""
+    from flightdelay.modeling import fit
+
+    train = _training_rows(local_spark).cache()
+    params = TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32)
+    whole, half = fit(build_pipeline(params), train), fit(build_pipeline(params), train, forest_rows=0.5, seed=7)
+    history = [i for i, stage in enumerate(whole.stages) if type(stage).__name__ == "SlackModel"]
+    assert history and whole.stages[history[0]].getOrDefault("tables") == half.stages[history[0]].getOrDefault("tables")
+    assert whole.stages[1].labelsArray == half.stages[1].labelsArray  # the indexer's categories
+    assert whole.stages[-1].summary.predictions.count() == 120
+    assert 20 < half.stages[-1].summary.predictions.count() < 100
+    for share in (0.0, 1.5):
+        with pytest.raises(ValueError, match="forest_rows"):
+            fit(build_pipeline(params), train, forest_rows=share)
+    train.unpersist()
+
+
 def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
     from pyspark.ml import PipelineModel
+
+    from flightdelay.arrivals import ArrivalsLookup
 
     train = _training_rows(local_spark)
     arrivals_path = f"file://{tmp_path}/arrivals"
@@ -126,7 +147,8 @@ def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
     before = [r.prediction for r in model.transform(train).collect()]
     after = [r.prediction for r in loaded.transform(train).collect()]
     assert before == after
-    assert loaded.stages[0].getOrDefault("path") == arrivals_path  # the arrivals lookup reads it when scoring
+    lookup = next(stage for stage in loaded.stages if isinstance(stage, ArrivalsLookup))
+    assert lookup.getOrDefault("path") == arrivals_path  # the arrivals lookup reads it when scoring
 
 
 def test_model_snapshot_scores_like_the_saved_model(local_spark, tmp_path):
@@ -136,6 +158,7 @@ def test_model_snapshot_scores_like_the_saved_model(local_spark, tmp_path):
     import stat
 
     from flightdelay import model_cache
+    from flightdelay.arrivals import ArrivalsLookup
 
     train = _training_rows(local_spark)
     arrivals_path = f"file://{tmp_path}/arrivals"
@@ -148,7 +171,8 @@ def test_model_snapshot_scores_like_the_saved_model(local_spark, tmp_path):
     assert [type(stage) for stage in loaded.stages] == [type(stage) for stage in model.stages]
     assert [r.probability for r in loaded.transform(train).collect()] == \
         [r.probability for r in model.transform(train).collect()]
-    assert loaded.stages[0].getOrDefault("path") == arrivals_path
+    lookup = next(stage for stage in loaded.stages if isinstance(stage, ArrivalsLookup))
+    assert lookup.getOrDefault("path") == arrivals_path
     assert stat.S_IMODE(os.stat(tmp_path / "snapshots" / "m" / "1-run").st_mode) == 0o700
 
 
