@@ -41,11 +41,12 @@ RESULT = str(state_dir() / "runs" / "train_model" / "{{ run_id | replace(':', '_
         "to_month": Param("", type="string"),
         "holdout_months": Param(1, type="integer", minimum=1),
         "feature_set": Param("improved", enum=["improved", "seed"]),
-        "num_trees": Param(30, type="integer", minimum=1),
+        "num_trees": Param(15, type="integer", minimum=1),
         "max_depth": Param(8, type="integer", minimum=1, maximum=30),
-        "forest_rows": Param(1.0, type="number", exclusiveMinimum=0, maximum=1,
-                             description="share of the training rows the forest learns from (a random "
-                                         "sample, a faster fit; the history encoder reads every row)"),
+        "forest_max_rows": Param(160_000, type="integer", minimum=0,
+                                 description="most training rows the forest learns from (a random sample "
+                                             "when there are more, so the fit does not grow with the lake; "
+                                             "the history encoder reads every row); 0 = every row"),
         "arrivals_hidden": Param(0.2, type="number", minimum=0, maximum=1,
                                  description="share of training rows whose origin arrivals are hidden, so "
                                              "that the model also answers for days the feed does not cover"),
@@ -70,7 +71,7 @@ def train_model():
             "--from-month", "{{ params.from_month }}", "--to-month", "{{ params.to_month }}",
             "--holdout-months", "{{ params.holdout_months }}", "--feature-set", "{{ params.feature_set }}",
             "--num-trees", "{{ params.num_trees }}", "--max-depth", "{{ params.max_depth }}",
-            "--forest-rows", "{{ params.forest_rows }}",
+            "--forest-max-rows", "{{ params.forest_max_rows }}",
             "--arrivals-hidden", "{{ params.arrivals_hidden }}",
             "--balance-classes", "{{ params.balance_classes }}",
     ])

@@ -96,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--feature-set", default="improved", choices=["seed", "improved"])
     parser.add_argument("--num-trees", type=int, default=TrainParams.num_trees)
     parser.add_argument("--max-depth", type=int, default=TrainParams.max_depth)
-    parser.add_argument("--forest-rows", type=float, default=TrainParams.forest_rows,
-                        help="share of the training rows the forest learns from (0 < share <= 1)")
+    parser.add_argument("--forest-max-rows", type=int, default=TrainParams.forest_max_rows,
+                        help="most training rows the forest learns from (a random sample; 0 = every row)")
     parser.add_argument("--arrivals-hidden", type=float, default=TrainParams.arrivals_hidden,
                         help="share of training rows whose arrivals are hidden (improved features)")
     parser.add_argument("--max-bins", type=int, default=TrainParams.max_bins)
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     params = TrainParams(args.feature_set, args.num_trees, args.max_depth, args.max_bins,
                          balance_classes=args.balance_classes == "true",
                          arrivals_path=f"{args.hdfs.rstrip('/')}{lake.ARRIVALS}" if improved else "",
-                         arrivals_hidden=args.arrivals_hidden, forest_rows=args.forest_rows,
+                         arrivals_hidden=args.arrivals_hidden, forest_max_rows=args.forest_max_rows,
                          rotation_path=f"{args.hdfs.rstrip('/')}{lake.ROTATION}" if improved else "")
     spark = SparkSession.builder.appName("train_model").getOrCreate()
     flights = load_features(spark, args.hdfs, args.from_month, args.to_month)
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     params = with_bins_for(train, params)
 
     started = time.perf_counter()
-    model = fit(build_pipeline(params), train, forest_rows=params.forest_rows, seed=params.seed)
+    model = fit(build_pipeline(params), train, max_rows=params.forest_max_rows, seed=params.seed)
     fit_seconds = time.perf_counter() - started
     predictions = model.transform(holdout).cache()
     scores, matrix = evaluate(predictions)

@@ -18,7 +18,8 @@ the macro F1 of the seed features and of the DAG default, and the gain, per mont
 instead holds out each month of July-December alone and each two-month window in that range
 (trained on the months before) and prints the DAG default's gain over the seed features at RF
 defaults and at the same forest size (issue 21's measure; docs/model-experiments.md).
-`--profile-fit` prints the DAG default's fit seconds per stage.
+`--profile-fit` prints the DAG default's fit seconds per stage; `--num-trees N` and `--forest-max-rows N`
+measure any of these with another forest in place of the DAG default's.
 
     .state/venv/bin/python tests/benchmarks/bench_training.py --bounds
 
@@ -46,11 +47,11 @@ sys.path[:0] = [str(REPO / "include")]
 # The seed's feature set with Spark's RandomForest defaults (20 trees of depth 5) and the seed's
 # 4,657 bins (its BTS routes), every tree on all the rows, the forest on every training row.
 SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5, "max_bins": 4657, "subsampling_rate": 1.0,
-        "forest_rows": 1.0}
+        "forest_max_rows": 0}
 
 
-def fit_and_score(pipeline, train, holdout, uncovered: bool = False, forest_rows: float = 1.0):
-    """Fit `pipeline` on `train` (its forest on a `forest_rows` share: modeling.fit); hold-out
+def fit_and_score(pipeline, train, holdout, uncovered: bool = False, max_rows: int = 0):
+    """Fit `pipeline` on `train` (its forest on at most `max_rows` rows: modeling.fit); hold-out
     metrics, fit seconds and evaluation seconds (and, with `uncovered`, the hold-out metrics of the
     same model with its arrivals hidden: a day the feed does not cover)."""
     from pyspark.sql import functions as F
@@ -58,7 +59,7 @@ def fit_and_score(pipeline, train, holdout, uncovered: bool = False, forest_rows
     from flightdelay import arrivals, modeling
 
     started = time.perf_counter()
-    model = modeling.fit(pipeline, train, forest_rows=forest_rows)
+    model = modeling.fit(pipeline, train, max_rows=max_rows)
     fitted = time.perf_counter()
     scores = modeling.metrics(model.transform(holdout))
     seconds = time.perf_counter() - fitted
@@ -87,7 +88,7 @@ def walk_forward(data, months: int, params) -> None:
         train, holdout, _ = modeling.time_split(data.where(month <= last), 1)
         scores = [fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"],
                   fit_and_score(modeling.build_pipeline(params), modeling.with_hidden_arrivals(train, params),
-                                holdout, forest_rows=params.forest_rows)[0]["f1_macro"]]
+                                holdout, max_rows=params.forest_max_rows)[0]["f1_macro"]]
         gains.append(100 * (scores[1] - scores[0]))
         print(f"{last:<9} {train.count():>10} {scores[0]:8.4f} {scores[1]:11.4f} {gains[-1]:+6.2f}", flush=True)
     print(f"gain in macro-F1 points: mean {statistics.mean(gains):+.2f}, median {statistics.median(gains):+.2f}")
@@ -113,7 +114,7 @@ def generalisation(data, params) -> None:
         same = fit_and_score(modeling.build_pipeline(same_size), train, holdout)[0]["f1_macro"]
         scores, fit_seconds, _ = fit_and_score(modeling.build_pipeline(params),
                                                modeling.with_hidden_arrivals(train, params), holdout,
-                                               forest_rows=params.forest_rows)
+                                               max_rows=params.forest_max_rows)
         f1 = scores["f1_macro"]
         gains.append((100 * (f1 - seed), 100 * (f1 - same)))
         print(f"{'-'.join(window):<17} {train.count():>10} {seed:9.4f} {same:9.4f} {f1:11.4f} {gains[-1][0]:+6.2f} "
@@ -179,7 +180,7 @@ def bounds(spark, data, params) -> None:
             pipeline = modeling.build_pipeline(replace(params, num_trees=trees, max_depth=depth))
             assembler = pipeline.getStages()[-2]
             assembler.setInputCols(assembler.getInputCols() + extra)
-            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout, forest_rows=params.forest_rows)
+            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout, max_rows=params.forest_max_rows)
             f1 = scores["f1_macro"]
             print(f"{label:<58} {trees:>5} {depth:>5} {f1:8.4f} {100 * (f1 - seed['f1_macro']):+6.2f} "
                   f"{fit_seconds:6.1f}", flush=True)
@@ -198,14 +199,15 @@ def report(data, rows: str, started: float, params) -> None:
     print(f"{'model':<44} {'accuracy':>8} {'F1 macro':>8} {'F1 wtd':>8} {'logloss':>8} {'fit s':>7} {'eval s':>7}")
     print(f"{'majority baseline':<44} {baseline['accuracy']:8.4f} {baseline['f1_macro']:8.4f} "
           f"{baseline['f1_weighted']:8.4f} {'-':>8} {'-':>7} {'-':>7}")
+    size = f"{params.num_trees}x{params.max_depth}"
     configs = [
         ("seed features, RF defaults (20 trees, depth 5)", modeling.TrainParams(**SEED)),
         ("improved without arrivals, 20 trees, depth 5",
          replace(params, num_trees=20, max_depth=5, arrivals_path="", rotation_path="")),
-        ("improved without arrivals, 30 trees, depth 8", replace(params, arrivals_path="", rotation_path="")),
-        ("improved without the rotation table, 30x8", replace(params, rotation_path="")),
-        ("improved, 20 trees, depth 8", replace(params, num_trees=20)),
-        ("improved (DAG default), 30 trees, depth 8", params),
+        (f"improved without arrivals, {size}", replace(params, arrivals_path="", rotation_path="")),
+        (f"improved without the rotation table, {size}", replace(params, rotation_path="")),
+        ("improved, 30 trees, depth 8, every row", replace(params, num_trees=30, forest_max_rows=0)),
+        (f"improved (DAG default), {size}", params),
         ("improved, 30 trees, depth 10", replace(params, num_trees=30, max_depth=10)),
     ]
 
@@ -216,7 +218,7 @@ def report(data, rows: str, started: float, params) -> None:
     for label, config in configs:
         default = config is params
         scores, fit_seconds, eval_seconds, *uncovered = fit_and_score(
-            modeling.build_pipeline(config), train, holdout, uncovered=default, forest_rows=config.forest_rows)
+            modeling.build_pipeline(config), train, holdout, uncovered=default, max_rows=config.forest_max_rows)
         line(label, scores, f"{fit_seconds:.1f}", f"{eval_seconds:.1f}")
         if default:
             line("  the same, days the feed does not cover", uncovered[0], "-", "-")
@@ -233,6 +235,9 @@ def main() -> int:
     parser.add_argument("--generalisation", action="store_true",
                         help="July-December: each month and each two-month window held out, gains over the seed")
     parser.add_argument("--profile-fit", action="store_true", help="the DAG default's fit seconds per stage")
+    parser.add_argument("--num-trees", type=int, help="the DAG default's forest with this many trees instead")
+    parser.add_argument("--forest-max-rows", type=int,
+                        help="the DAG default's forest on at most this many rows instead (0: every row)")
     args = parser.parse_args()
 
     from pyspark.sql import SparkSession
@@ -259,6 +264,8 @@ def main() -> int:
     arrivals.write_table(rotation.tail_rotation(data, zones), f"file://{scratch.name}/rotation")
     params = modeling.TrainParams(arrivals_path=f"file://{scratch.name}/arrivals",
                                   rotation_path=f"file://{scratch.name}/rotation")
+    overrides = {"num_trees": args.num_trees, "forest_max_rows": args.forest_max_rows}
+    params = replace(params, **{name: value for name, value in overrides.items() if value is not None})
     try:
         if args.generalisation:
             generalisation(data, params)

@@ -114,23 +114,32 @@ def test_fit_with_cached_inputs_gives_the_pipelines_model(local_spark):
     assert local_spark.sparkContext._jsc.getPersistentRDDs().size() == persisted
 
 
-def test_the_forest_learns_from_a_share_of_the_rows_the_history_from_all(local_spark):
-    """forest_rows < 1: the forest's training rows are a sample of `train`, while the indexer and
-    the history encoder are fitted on every row (the same tables as with forest_rows 1)."""
+def test_the_forest_learns_from_at_most_max_rows_the_history_from_all(local_spark):
+    """max_rows below the training rows: the forest's rows are a sample of about that many, while
+    the indexer and the history encoder are fitted on every row (the same tables as with no cap);
+    a cap above the rows, like 0, keeps every row."""
     from flightdelay.modeling import fit
 
     train = _training_rows(local_spark).cache()
     params = TrainParams(feature_set="improved", num_trees=3, max_depth=3, max_bins=32)
-    whole, half = fit(build_pipeline(params), train), fit(build_pipeline(params), train, forest_rows=0.5, seed=7)
+    whole, half = fit(build_pipeline(params), train), fit(build_pipeline(params), train, max_rows=60, seed=7)
     history = [i for i, stage in enumerate(whole.stages) if type(stage).__name__ == "SlackModel"]
     assert history and whole.stages[history[0]].getOrDefault("tables") == half.stages[history[0]].getOrDefault("tables")
     assert whole.stages[1].labelsArray == half.stages[1].labelsArray  # the indexer's categories
     assert whole.stages[-1].summary.predictions.count() == 120
     assert 20 < half.stages[-1].summary.predictions.count() < 100
-    for share in (0.0, 1.5):
-        with pytest.raises(ValueError, match="forest_rows"):
-            fit(build_pipeline(params), train, forest_rows=share)
+    assert fit(build_pipeline(params), train, max_rows=500).stages[-1].summary.predictions.count() == 120
+    with pytest.raises(ValueError, match="max_rows"):
+        fit(build_pipeline(params), train, max_rows=-1)
     train.unpersist()
+
+
+@pytest.mark.parametrize(("rows", "max_rows", "share"), [(300, 0, 1.0), (300, 300, 1.0), (300, 500, 1.0),
+                                                         (300, 150, 0.5), (0, 10, 1.0)])
+def test_forest_share(rows, max_rows, share):
+    from flightdelay.modeling import forest_share
+
+    assert forest_share(rows, max_rows) == share
 
 
 def test_saved_pipeline_with_history_stage_round_trips(local_spark, tmp_path):
