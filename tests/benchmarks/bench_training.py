@@ -50,8 +50,9 @@ SEED = {"feature_set": "seed", "num_trees": 20, "max_depth": 5, "max_bins": 4657
         "forest_max_rows": 0}
 
 
-def fit_and_score(pipeline, train, holdout, uncovered: bool = False, max_rows: int = 0):
-    """Fit `pipeline` on `train` (its forest on at most `max_rows` rows: modeling.fit); hold-out
+def fit_and_score(config, train, holdout, uncovered: bool = False, pipeline=None):
+    """Fit `config`'s pipeline (or `pipeline`, built from it) on `train`, its forest on at most
+    `config.forest_max_rows` rows (modeling.fit); hold-out
     metrics, fit seconds and evaluation seconds (and, with `uncovered`, the hold-out metrics of the
     same model with its arrivals hidden: a day the feed does not cover)."""
     from pyspark.sql import functions as F
@@ -59,7 +60,8 @@ def fit_and_score(pipeline, train, holdout, uncovered: bool = False, max_rows: i
     from flightdelay import arrivals, modeling
 
     started = time.perf_counter()
-    model = modeling.fit(pipeline, train, max_rows=max_rows)
+    model = modeling.fit(pipeline or modeling.build_pipeline(config), train, max_rows=config.forest_max_rows,
+                         seed=config.seed)
     fitted = time.perf_counter()
     scores = modeling.metrics(model.transform(holdout))
     seconds = time.perf_counter() - fitted
@@ -86,9 +88,8 @@ def walk_forward(data, months: int, params) -> None:
     gains = []
     for last in all_months[-months:]:
         train, holdout, _ = modeling.time_split(data.where(month <= last), 1)
-        scores = [fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"],
-                  fit_and_score(modeling.build_pipeline(params), modeling.with_hidden_arrivals(train, params),
-                                holdout, max_rows=params.forest_max_rows)[0]["f1_macro"]]
+        scores = [fit_and_score(modeling.TrainParams(**SEED), train, holdout)[0]["f1_macro"],
+                  fit_and_score(params, modeling.with_hidden_arrivals(train, params), holdout)[0]["f1_macro"]]
         gains.append(100 * (scores[1] - scores[0]))
         print(f"{last:<9} {train.count():>10} {scores[0]:8.4f} {scores[1]:11.4f} {gains[-1]:+6.2f}", flush=True)
     print(f"gain in macro-F1 points: mean {statistics.mean(gains):+.2f}, median {statistics.median(gains):+.2f}")
@@ -110,11 +111,9 @@ def generalisation(data, params) -> None:
     for window in windows:
         train, holdout = data.where(month < window[0]), data.where(month.isin(window))
         train, holdout = train.cache(), holdout.cache()
-        seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]["f1_macro"]
-        same = fit_and_score(modeling.build_pipeline(same_size), train, holdout)[0]["f1_macro"]
-        scores, fit_seconds, _ = fit_and_score(modeling.build_pipeline(params),
-                                               modeling.with_hidden_arrivals(train, params), holdout,
-                                               max_rows=params.forest_max_rows)
+        seed = fit_and_score(modeling.TrainParams(**SEED), train, holdout)[0]["f1_macro"]
+        same = fit_and_score(same_size, train, holdout)[0]["f1_macro"]
+        scores, fit_seconds, _ = fit_and_score(params, modeling.with_hidden_arrivals(train, params), holdout)
         f1 = scores["f1_macro"]
         gains.append((100 * (f1 - seed), 100 * (f1 - same)))
         print(f"{'-'.join(window):<17} {train.count():>10} {seed:9.4f} {same:9.4f} {f1:11.4f} {gains[-1][0]:+6.2f} "
@@ -170,17 +169,18 @@ def bounds(spark, data, params) -> None:
                    F.lit(-999.0)).alias("SameDayOriginSlack")).cache()
     train, holdout, months = modeling.time_split(data, 1)
     train = modeling.with_hidden_arrivals(train, params)
-    seed = fit_and_score(modeling.build_pipeline(modeling.TrainParams(**SEED)), train, holdout)[0]
+    seed = fit_and_score(modeling.TrainParams(**SEED), train, holdout)[0]
     print(f"hold-out {months}; seed features, RF defaults: macro F1 {seed['f1_macro']:.4f}")
     print(f"{'improved pipeline plus':<58} {'trees':>5} {'depth':>5} {'F1 macro':>8} {'gain':>6} {'fit s':>6}")
     for label, extra in [("nothing (the DAG default's features)", []),
                          ("origin weather at the scheduled hour", [f"w_{c}" for c in WEATHER]),
                          ("same-day origin slack (NOT known at prediction time)", ["SameDayOriginSlack"])]:
         for trees, depth in ((20, 5), (20, 8), (30, 10)):
-            pipeline = modeling.build_pipeline(replace(params, num_trees=trees, max_depth=depth))
+            config = replace(params, num_trees=trees, max_depth=depth)
+            pipeline = modeling.build_pipeline(config)
             assembler = pipeline.getStages()[-2]
             assembler.setInputCols(assembler.getInputCols() + extra)
-            scores, fit_seconds, _ = fit_and_score(pipeline, train, holdout, max_rows=params.forest_max_rows)
+            scores, fit_seconds, _ = fit_and_score(config, train, holdout, pipeline=pipeline)
             f1 = scores["f1_macro"]
             print(f"{label:<58} {trees:>5} {depth:>5} {f1:8.4f} {100 * (f1 - seed['f1_macro']):+6.2f} "
                   f"{fit_seconds:6.1f}", flush=True)
@@ -218,7 +218,7 @@ def report(data, rows: str, started: float, params) -> None:
     for label, config in configs:
         default = config is params
         scores, fit_seconds, eval_seconds, *uncovered = fit_and_score(
-            modeling.build_pipeline(config), train, holdout, uncovered=default, max_rows=config.forest_max_rows)
+            config, train, holdout, uncovered=default)
         line(label, scores, f"{fit_seconds:.1f}", f"{eval_seconds:.1f}")
         if default:
             line("  the same, days the feed does not cover", uncovered[0], "-", "-")
